@@ -1,0 +1,309 @@
+"""Render and update projects: a thin layer over ``copier.run_copy`` / ``run_update``.
+
+The layer adds what a scaffolder's users need and Copier leaves to its caller: the
+three choices checked before anything runs, a refusal to render into a non-empty
+folder by accident, nothing half-written left behind on failure, and one error
+class with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import copier
+import yaml
+from copier.errors import CopierError
+
+from scaffold.combinations import CHOICES, check_choice
+from scaffold.errors import ScaffoldError
+from scaffold.template import find_template_root
+
+__all__ = ["ANSWERS_FILE", "create_project", "read_answers", "update_project"]
+
+#: Where a rendered project records its answers (``_answers_file`` in copier.yml).
+ANSWERS_FILE = ".copier-answers.yml"
+
+# Errors that mean "this request failed", not "the scaffolder has a bug": Copier's
+# own, validators and unknown git references (ValueError), missing paths and failed
+# git commands (OSError, which plumbum's ProcessExecutionError is).
+_EXPECTED_ERRORS = (CopierError, ValueError, OSError)
+
+
+def create_project(
+    dest: str | os.PathLike[str],
+    *,
+    api_style: str | None = None,
+    training_loop: str | None = None,
+    task: str | None = None,
+    project_name: str | None = None,
+    answers: Mapping[str, Any] | None = None,
+    vcs_ref: str | None = None,
+    defaults: bool = True,
+    overwrite: bool = False,
+    template: str | os.PathLike[str] | None = None,
+    quiet: bool = True,
+) -> Path:
+    """Render a new project from the template.
+
+    Args:
+        dest: The folder to create. It must not exist, or be empty, unless
+            ``overwrite`` is true.
+        api_style: One of ``API_STYLES``.
+        training_loop: One of ``TRAINING_LOOPS``.
+        task: One of ``TASKS``.
+        project_name: The project's human-readable name.
+        answers: Any other answers by question name (``package_name``,
+            ``description``, ``author_name``, ...). The keyword arguments above
+            take precedence over the same keys here.
+        vcs_ref: The template's git reference to render. ``None`` means its latest
+            release tag (or ``HEAD`` where it has none); ``"HEAD"`` includes
+            uncommitted changes of a local template.
+        defaults: Use each unanswered question's default. When false, Copier asks
+            the unanswered questions interactively (this needs a terminal).
+        overwrite: Render into a non-empty ``dest``, overwriting files that the
+            template also has.
+        template: A template path or URL; the bundled template by default.
+        quiet: Suppress Copier's progress output and its closing message.
+
+    Returns:
+        The absolute path of the rendered project.
+
+    Raises:
+        ScaffoldError: A choice is not allowed, a question's validator rejects its
+            answer, ``dest`` is not empty, or Copier fails otherwise. Whatever the
+            call had written is removed by then.
+    """
+    data = _collect_answers(
+        answers,
+        api_style=api_style,
+        training_loop=training_loop,
+        task=task,
+        project_name=project_name,
+    )
+    source = _template_source(template)
+    _check_known_questions(source, data)
+    dest = Path(dest).expanduser().absolute()
+    if dest.exists() and not dest.is_dir():
+        raise ScaffoldError(f"destination {dest} exists and is not a directory")
+    if dest.is_dir() and any(dest.iterdir()) and not overwrite:
+        raise ScaffoldError(
+            f"destination {dest} is not empty; "
+            "pass overwrite=True (--force on the command line) to render into it"
+        )
+    undo = _Undo(dest)
+    try:
+        copier.run_copy(
+            source,
+            dest,
+            data=data,
+            vcs_ref=vcs_ref,
+            defaults=defaults,
+            overwrite=overwrite,
+            quiet=quiet,
+            unsafe=False,
+            cleanup_on_error=False,
+        )
+    except BaseException as error:
+        undo()
+        if isinstance(error, _EXPECTED_ERRORS) and not isinstance(
+            error, KeyboardInterrupt
+        ):
+            raise ScaffoldError(_one_line(error)) from error
+        raise
+    return dest
+
+
+def update_project(
+    dest: str | os.PathLike[str],
+    *,
+    api_style: str | None = None,
+    training_loop: str | None = None,
+    task: str | None = None,
+    answers: Mapping[str, Any] | None = None,
+    vcs_ref: str | None = None,
+    defaults: bool = True,
+    template: str | os.PathLike[str] | None = None,
+    quiet: bool = True,
+    conflict: Literal["inline", "rej"] = "inline",
+) -> Path:
+    """Update a rendered project to a newer template version, or change answers.
+
+    The project must be a git repository with no uncommitted changes: Copier
+    merges the template's changes into it, and the user reviews them with git.
+
+    Args:
+        dest: The project folder (it holds ``.copier-answers.yml``).
+        api_style: A new API style; the recorded one when omitted.
+        training_loop: A new training loop; the recorded one when omitted.
+        task: A new task; the recorded one when omitted.
+        answers: Other new answers by question name.
+        vcs_ref: The template's git reference to update to. ``None`` means its
+            latest release tag (or ``HEAD`` where it has none).
+        defaults: Keep every recorded answer not given here. When false, Copier
+            asks the questions again, the recorded answers as defaults.
+        template: Take the new version from this template path or URL instead of
+            the one recorded in the answers file.
+        quiet: Suppress Copier's progress output.
+        conflict: How to show a change that does not merge cleanly: ``"inline"``
+            conflict markers or ``"rej"`` files.
+
+    Returns:
+        The absolute path of the project.
+
+    Raises:
+        ScaffoldError: ``dest`` is not a rendered project, a choice or answer is
+            not allowed, the project has uncommitted changes, or Copier fails
+            otherwise.
+    """
+    data = _collect_answers(
+        answers, api_style=api_style, training_loop=training_loop, task=task
+    )
+    if conflict not in ("inline", "rej"):
+        raise ScaffoldError(f"conflict must be one of inline, rej; got {conflict!r}")
+    dest = Path(dest).expanduser().absolute()
+    if not (dest / ANSWERS_FILE).is_file():
+        raise ScaffoldError(
+            f"{dest} is not a rendered project: it has no {ANSWERS_FILE}"
+        )
+    source = None if template is None else _template_source(template)
+    _check_known_questions(source or read_answers(dest).get("_src_path"), data)
+    options: dict[str, Any] = {
+        "data": data,
+        "vcs_ref": vcs_ref,
+        "defaults": defaults,
+        # Copier refuses to update without it; git holds the previous state.
+        "overwrite": True,
+        "quiet": quiet,
+        "unsafe": False,
+        "conflict": conflict,
+    }
+    try:
+        if source is None:
+            copier.run_update(dest, **options)
+        else:
+            with copier.Worker(src_path=source, dst_path=dest, **options) as worker:
+                worker.run_update()
+    except _EXPECTED_ERRORS as error:
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        raise ScaffoldError(_one_line(error)) from error
+    return dest
+
+
+def read_answers(project: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a rendered project's recorded answers.
+
+    Args:
+        project: The project folder.
+
+    Returns:
+        The answers by question name, plus Copier's ``_src_path`` and ``_commit``.
+    """
+    path = Path(project) / ANSWERS_FILE
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ScaffoldError(f"cannot read {path}: {_one_line(error)}") from error
+
+
+def _collect_answers(
+    answers: Mapping[str, Any] | None, **named: str | None
+) -> dict[str, Any]:
+    """Merge the named answers over ``answers`` and check the three choices."""
+    data = dict(answers or {})
+    data.update({key: value for key, value in named.items() if value is not None})
+    for option in CHOICES:
+        if option in data:
+            check_choice(option, data[option])
+    return data
+
+
+def _template_source(template: str | os.PathLike[str] | None) -> str:
+    """The template to give Copier: a local folder checked to exist, or a URL."""
+    if template is None:
+        return str(find_template_root())
+    text = os.fspath(template)
+    if _is_url(text):
+        return text
+    path = Path(text).expanduser().absolute()
+    if not (path / "copier.yml").is_file() and not (path / "copier.yaml").is_file():
+        raise ScaffoldError(f"template {path} has no copier.yml")
+    return str(path)
+
+
+def _is_url(text: str) -> bool:
+    return "://" in text or text.startswith(("gh:", "gl:", "git@"))
+
+
+def _check_known_questions(source: str | None, data: Mapping[str, Any]) -> None:
+    """Refuse answers to questions a local template does not ask.
+
+    Copier would silently ignore them, so a misspelt name would go unnoticed.
+    """
+    if not data or not source or _is_url(source):
+        return
+    for name in ("copier.yml", "copier.yaml"):
+        config = Path(source) / name
+        if config.is_file():
+            break
+    else:
+        return
+    try:
+        questions = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return  # Copier itself reports a broken file.
+    known = sorted(
+        name
+        for name, spec in questions.items()
+        if not name.startswith("_")
+        and not (isinstance(spec, dict) and spec.get("when") is False)
+    )
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ScaffoldError(
+            f"unknown question {', '.join(unknown)}; "
+            f"the template asks {', '.join(known)}"
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception's message on one line (Copier's can span several)."""
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+class _Undo:
+    """Remove what a failed render wrote, never what was there before.
+
+    A destination that did not exist is removed with every parent folder the call
+    created. A destination that existed keeps its previous entries (files it
+    overwrote stay overwritten) and loses the new ones.
+    """
+
+    def __init__(self, dest: Path) -> None:
+        self.dest = dest
+        self.created = None
+        if dest.exists():
+            self.before = {path for path in dest.rglob("*")}
+        else:
+            self.before = set()
+            self.created = dest
+            while not self.created.parent.exists():
+                self.created = self.created.parent
+
+    def __call__(self) -> None:
+        if self.created is not None:
+            shutil.rmtree(self.created, ignore_errors=True)
+            return
+        # Deepest first, so that a new folder is empty by the time it is reached.
+        for path in sorted(self.dest.rglob("*"), reverse=True):
+            if path in self.before:
+                continue
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
