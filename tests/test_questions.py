@@ -1,0 +1,189 @@
+"""The questions in copier.yml: validators, choices and computed defaults.
+
+Copier runs validators while it asks, before it writes anything. Answers are
+checked here with a pretend run (which renders nothing), and failures through
+``scaffold.create_project``, to see the message users get and that no folder
+is left behind.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+from conftest import DEFAULT_ANSWERS, REPO_ROOT, render_project
+
+from scaffold import ScaffoldError
+
+QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+
+
+def resolve_answers(
+    tmp_path: Path, *, omit: tuple[str, ...] = (), **answers: Any
+) -> dict[str, Any]:
+    """Answer the questions as Copier would, defaults for the rest; write nothing.
+
+    Args:
+        tmp_path: The test's temporary folder.
+        omit: Questions of DEFAULT_ANSWERS to leave to their defaults.
+        **answers: Answers over DEFAULT_ANSWERS.
+    """
+    data = {**DEFAULT_ANSWERS, **answers}
+    for question in omit:
+        del data[question]
+    worker = copier.run_copy(
+        str(REPO_ROOT),
+        tmp_path / "pretend",
+        data=data,
+        vcs_ref="HEAD",
+        defaults=True,
+        pretend=True,
+        quiet=True,
+        unsafe=False,
+    )
+    assert not (tmp_path / "pretend").exists()
+    return dict(worker.answers.combined)
+
+
+def assert_rejected(tmp_path: Path, question: str, *fragments: str, **answers: Any):
+    """Rendering with ``answers`` fails naming ``question``, and writes nothing."""
+    dest = tmp_path / "out" / "project"
+    with pytest.raises(ScaffoldError) as caught:
+        render_project(dest, **answers)
+    message = str(caught.value)
+    assert question in message
+    for fragment in fragments:
+        assert fragment in message
+    assert "\n" not in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_validated_questions_are_the_free_text_ones():
+    validated = {
+        name
+        for name, spec in QUESTIONS.items()
+        if isinstance(spec, dict) and "validator" in spec
+    }
+    # A new validator needs its cases below.
+    assert validated == {"project_name", "package_name", "author_name"}
+
+
+# ------------------------------------------------------------------ package_name
+
+
+@pytest.mark.parametrize(
+    ("package_name", "reason"),
+    [
+        ("my-pkg", "lowercase Python identifier"),
+        ("my pkg", "lowercase Python identifier"),
+        ("3net", "lowercase Python identifier"),
+        ("MyPkg", "lowercase Python identifier"),
+        ("", "lowercase Python identifier"),
+        ("class", "keyword"),
+        ("lambda", "keyword"),
+        ("json", "shadow"),
+        ("typing", "shadow"),
+        ("keras", "shadow"),
+        ("tensorflow", "shadow"),
+        ("numpy", "shadow"),
+        ("tests", "shadow"),
+    ],
+)
+def test_package_name_rejected(tmp_path, package_name, reason):
+    assert_rejected(
+        tmp_path,
+        "package_name",
+        reason,
+        f"'{package_name}'",
+        package_name=package_name,
+    )
+
+
+@pytest.mark.parametrize("package_name", ["my_pkg", "_private", "net2", "resnet_v2"])
+def test_package_name_accepted(tmp_path, package_name):
+    answers = resolve_answers(tmp_path, package_name=package_name)
+    assert answers["package_name"] == package_name
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package_name"),
+    [
+        ("My Cool Net!", "my_cool_net"),
+        ("3D Net", "p_3d_net"),
+        ("  Keras Project  ", "keras_project"),
+        ("--ResNet-50--", "resnet_50"),
+        ("net", "net"),
+    ],
+)
+def test_package_name_derived_from_project_name(tmp_path, project_name, package_name):
+    answers = resolve_answers(tmp_path, project_name=project_name)
+    assert answers["package_name"] == package_name
+
+
+def test_package_name_derived_default_is_validated(tmp_path):
+    # "JSON" derives "json", which would shadow the standard library.
+    assert_rejected(tmp_path, "package_name", "shadow", project_name="JSON")
+
+
+# ------------------------------------------------------------ project_name, author
+
+
+@pytest.mark.parametrize("project_name", ["", "   "])
+def test_project_name_must_not_be_empty(tmp_path, project_name):
+    assert_rejected(tmp_path, "project_name", "empty", project_name=project_name)
+
+
+@pytest.mark.parametrize("author_name", ["", " \t "])
+def test_author_name_must_not_be_empty(tmp_path, author_name):
+    assert_rejected(tmp_path, "author_name", "empty", author_name=author_name)
+
+
+def test_description_may_be_empty(tmp_path):
+    assert resolve_answers(tmp_path, description="")["description"] == ""
+
+
+# ------------------------------------------------------------------ choices
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("api_style", "Functional"),
+        ("api_style", "keras"),
+        ("training_loop", "train-on-batch"),
+        ("training_loop", "gradient_tape"),
+        ("task", "audio"),
+    ],
+)
+def test_invalid_choice_rejected_by_scaffold(tmp_path, question, value):
+    allowed = ", ".join(QUESTIONS[question]["choices"].values())
+    assert_rejected(tmp_path, question, allowed, repr(value), **{question: value})
+
+
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [("api_style", "keras"), ("training_loop", "loop"), ("task", "audio")],
+)
+def test_invalid_choice_rejected_by_copier(tmp_path, question, value):
+    # copier.yml's own choices, without the scaffold's check in front.
+    with pytest.raises(ValueError, match=f"Invalid choice for '{question}'"):
+        resolve_answers(tmp_path, **{question: value})
+
+
+@pytest.mark.parametrize(
+    ("question", "default"),
+    [("api_style", "functional"), ("training_loop", "fit"), ("task", "image")],
+)
+def test_choice_defaults(tmp_path, question, default):
+    answers = resolve_answers(tmp_path, omit=(question,))
+    assert QUESTIONS[question]["default"] == default
+    assert answers[question] == default
+
+
+@pytest.mark.parametrize("task", ["image", "text"])
+def test_is_image_computed_from_task(tmp_path, task):
+    answers = resolve_answers(tmp_path, task=task)
+    assert answers["is_image"] is (task == "image")
