@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import copier
+import jinja2
 import yaml
 from copier.errors import CopierError
 
@@ -29,8 +30,9 @@ ANSWERS_FILE = ".copier-answers.yml"
 
 # Errors that mean "this request failed", not "the scaffolder has a bug": Copier's
 # own, validators and unknown git references (ValueError), missing paths and failed
-# git commands (OSError, which plumbum's ProcessExecutionError is).
-_EXPECTED_ERRORS = (CopierError, ValueError, OSError)
+# git commands (OSError, which plumbum's ProcessExecutionError is), and a template
+# that does not render (jinja2.TemplateError).
+_EXPECTED_ERRORS = (CopierError, ValueError, OSError, jinja2.TemplateError)
 
 
 def create_project(
@@ -185,7 +187,11 @@ def update_project(
         if source is None:
             copier.run_update(dest, **options)
         else:
-            with copier.Worker(src_path=source, dst_path=dest, **options) as worker:
+            # run_update takes its source from the answers file only; the Worker
+            # it wraps also takes one (copier's public alias is deprecated).
+            from copier._main import Worker
+
+            with Worker(src_path=source, dst_path=dest, **options) as worker:
                 worker.run_update()
     except _EXPECTED_ERRORS as error:
         if isinstance(error, KeyboardInterrupt):
@@ -272,8 +278,11 @@ def _check_known_questions(source: str | None, data: Mapping[str, Any]) -> None:
 
 def _one_line(error: BaseException) -> str:
     """An exception's message on one line (Copier's can span several)."""
-    text = " ".join(str(error).split())
-    return text or type(error).__name__
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, jinja2.TemplateSyntaxError) and error.name:
+        # The template file and line, relative to the template's root.
+        text = f"{error.name}:{error.lineno}: {text}"
+    return text
 
 
 class _Undo:
