@@ -17,7 +17,7 @@ from typing import Any, Literal
 import copier
 import jinja2
 import yaml
-from copier.errors import CopierError
+from copier.errors import CopierError, InteractiveSessionError
 
 from scaffold.combinations import CHOICES, check_choice
 from scaffold.errors import ScaffoldError
@@ -278,6 +278,12 @@ def _check_known_questions(source: str | None, data: Mapping[str, Any]) -> None:
 
 def _one_line(error: BaseException) -> str:
     """An exception's message on one line (Copier's can span several)."""
+    if isinstance(error, InteractiveSessionError):
+        # Copier's message names its own command-line flags.
+        return (
+            "questions were left unanswered and there is no terminal to ask "
+            "them on; answer them or use their defaults (defaults=True)"
+        )
     text = " ".join(str(error).split()) or type(error).__name__
     if isinstance(error, jinja2.TemplateSyntaxError) and error.name:
         # The template file and line, relative to the template's root.
