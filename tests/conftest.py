@@ -129,6 +129,28 @@ def commit_all(
         git(repo, "tag", tag)
 
 
+def copy_questions(root: Path) -> Path:
+    """Copy the checkout's questions into ``root``: a template with an empty tree.
+
+    copier.yml and templates/includes/ as they are in the working tree, and an
+    empty templates/project/. Not a git repository, so Copier reads it in place
+    (no clone): the fast way to test the questions apart from the tree.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO_ROOT / "copier.yml", root / "copier.yml")
+    shutil.copytree(
+        REPO_ROOT / "templates" / "includes", root / "templates" / "includes"
+    )
+    (root / "templates" / "project").mkdir()
+    return root
+
+
+@pytest.fixture(scope="session")
+def questions_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkout's questions with an empty tree (see ``copy_questions``)."""
+    return copy_questions(tmp_path_factory.mktemp("questions"))
+
+
 def make_stub_template(root: Path, *, tag: str | None = "v0.1.0") -> Path:
     """Build a small template under ``root``: the real questions, a tiny tree.
 

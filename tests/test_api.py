@@ -224,6 +224,18 @@ def test_empty_destination_is_accepted(tmp_path, stub_template):
     assert "README.md" in files_under(dest)
 
 
+def test_prompting_without_a_terminal_is_one_line_error(tmp_path, stub_template):
+    # Under pytest stdin is not a terminal, so Copier cannot ask.
+    with pytest.raises(ScaffoldError, match="no terminal to ask them on"):
+        create_project(
+            tmp_path / "net",
+            answers={"task": "text"},
+            template=stub_template,
+            defaults=False,
+        )
+    assert not (tmp_path / "net").exists()
+
+
 def test_destination_that_is_a_file_is_refused(tmp_path, stub_template):
     (tmp_path / "net").write_text("")
     with pytest.raises(ScaffoldError, match="not a directory"):

@@ -1,13 +1,15 @@
 """The questions in copier.yml: validators, choices and computed defaults.
 
-Copier runs validators while it asks, before it writes anything. Answers are
-checked here with a pretend run (which renders nothing), and failures through
-``scaffold.create_project``, to see the message users get and that no folder
-is left behind.
+Copier runs validators while it asks, before it writes anything. The questions
+are tested apart from the template tree, on a copy of copier.yml (and the
+includes it imports) with an empty tree: answers with a pretend run, which
+renders nothing, and failures through ``scaffold.create_project``, to see the
+message users get and that no folder is left behind.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,44 +23,53 @@ from scaffold import ScaffoldError
 QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
 
 
-def resolve_answers(
-    tmp_path: Path, *, omit: tuple[str, ...] = (), **answers: Any
-) -> dict[str, Any]:
+@pytest.fixture
+def resolve_answers(tmp_path: Path, questions_template: Path) -> Callable[..., dict]:
     """Answer the questions as Copier would, defaults for the rest; write nothing.
 
-    Args:
-        tmp_path: The test's temporary folder.
-        omit: Questions of DEFAULT_ANSWERS to leave to their defaults.
-        **answers: Answers over DEFAULT_ANSWERS.
+    The returned function takes ``omit``, questions of DEFAULT_ANSWERS to leave to
+    their defaults, and answers over DEFAULT_ANSWERS; it returns every answer.
     """
-    data = {**DEFAULT_ANSWERS, **answers}
-    for question in omit:
-        del data[question]
-    worker = copier.run_copy(
-        str(REPO_ROOT),
-        tmp_path / "pretend",
-        data=data,
-        vcs_ref="HEAD",
-        defaults=True,
-        pretend=True,
-        quiet=True,
-        unsafe=False,
-    )
-    assert not (tmp_path / "pretend").exists()
-    return dict(worker.answers.combined)
+
+    def resolve(*, omit: tuple[str, ...] = (), **answers: Any) -> dict[str, Any]:
+        data = {**DEFAULT_ANSWERS, **answers}
+        for question in omit:
+            del data[question]
+        worker = copier.run_copy(
+            str(questions_template),
+            tmp_path / "pretend",
+            data=data,
+            defaults=True,
+            pretend=True,
+            quiet=True,
+            unsafe=False,
+        )
+        assert not (tmp_path / "pretend").exists()
+        return dict(worker.answers.combined)
+
+    return resolve
 
 
-def assert_rejected(tmp_path: Path, question: str, *fragments: str, **answers: Any):
-    """Rendering with ``answers`` fails naming ``question``, and writes nothing."""
-    dest = tmp_path / "out" / "project"
-    with pytest.raises(ScaffoldError) as caught:
-        render_project(dest, **answers)
-    message = str(caught.value)
-    assert question in message
-    for fragment in fragments:
-        assert fragment in message
-    assert "\n" not in message
-    assert not (tmp_path / "out").exists()
+@pytest.fixture
+def assert_rejected(tmp_path: Path, questions_template: Path) -> Callable[..., None]:
+    """Check that rendering fails naming a question, and writes nothing.
+
+    The returned function takes the question, fragments its message must hold, and
+    the answers over DEFAULT_ANSWERS.
+    """
+
+    def check(question: str, *fragments: str, **answers: Any) -> None:
+        dest = tmp_path / "out" / "project"
+        with pytest.raises(ScaffoldError) as caught:
+            render_project(dest, template=questions_template, vcs_ref=None, **answers)
+        message = str(caught.value)
+        assert question in message
+        for fragment in fragments:
+            assert fragment in message
+        assert "\n" not in message
+        assert not (tmp_path / "out").exists()
+
+    return check
 
 
 def test_validated_questions_are_the_free_text_ones():
@@ -92,9 +103,8 @@ def test_validated_questions_are_the_free_text_ones():
         ("tests", "shadow"),
     ],
 )
-def test_package_name_rejected(tmp_path, package_name, reason):
+def test_package_name_rejected(assert_rejected, package_name, reason):
     assert_rejected(
-        tmp_path,
         "package_name",
         reason,
         f"'{package_name}'",
@@ -103,8 +113,8 @@ def test_package_name_rejected(tmp_path, package_name, reason):
 
 
 @pytest.mark.parametrize("package_name", ["my_pkg", "_private", "net2", "resnet_v2"])
-def test_package_name_accepted(tmp_path, package_name):
-    answers = resolve_answers(tmp_path, package_name=package_name)
+def test_package_name_accepted(resolve_answers, package_name):
+    answers = resolve_answers(package_name=package_name)
     assert answers["package_name"] == package_name
 
 
@@ -118,31 +128,33 @@ def test_package_name_accepted(tmp_path, package_name):
         ("net", "net"),
     ],
 )
-def test_package_name_derived_from_project_name(tmp_path, project_name, package_name):
-    answers = resolve_answers(tmp_path, project_name=project_name)
+def test_package_name_derived_from_project_name(
+    resolve_answers, project_name, package_name
+):
+    answers = resolve_answers(project_name=project_name)
     assert answers["package_name"] == package_name
 
 
-def test_package_name_derived_default_is_validated(tmp_path):
+def test_package_name_derived_default_is_validated(assert_rejected):
     # "JSON" derives "json", which would shadow the standard library.
-    assert_rejected(tmp_path, "package_name", "shadow", project_name="JSON")
+    assert_rejected("package_name", "shadow", project_name="JSON")
 
 
 # ------------------------------------------------------------ project_name, author
 
 
 @pytest.mark.parametrize("project_name", ["", "   "])
-def test_project_name_must_not_be_empty(tmp_path, project_name):
-    assert_rejected(tmp_path, "project_name", "empty", project_name=project_name)
+def test_project_name_must_not_be_empty(assert_rejected, project_name):
+    assert_rejected("project_name", "empty", project_name=project_name)
 
 
 @pytest.mark.parametrize("author_name", ["", " \t "])
-def test_author_name_must_not_be_empty(tmp_path, author_name):
-    assert_rejected(tmp_path, "author_name", "empty", author_name=author_name)
+def test_author_name_must_not_be_empty(assert_rejected, author_name):
+    assert_rejected("author_name", "empty", author_name=author_name)
 
 
-def test_description_may_be_empty(tmp_path):
-    assert resolve_answers(tmp_path, description="")["description"] == ""
+def test_description_may_be_empty(resolve_answers):
+    assert resolve_answers(description="")["description"] == ""
 
 
 # ------------------------------------------------------------------ choices
@@ -158,32 +170,32 @@ def test_description_may_be_empty(tmp_path):
         ("task", "audio"),
     ],
 )
-def test_invalid_choice_rejected_by_scaffold(tmp_path, question, value):
+def test_invalid_choice_rejected_by_scaffold(assert_rejected, question, value):
     allowed = ", ".join(QUESTIONS[question]["choices"].values())
-    assert_rejected(tmp_path, question, allowed, repr(value), **{question: value})
+    assert_rejected(question, allowed, repr(value), **{question: value})
 
 
 @pytest.mark.parametrize(
     ("question", "value"),
     [("api_style", "keras"), ("training_loop", "loop"), ("task", "audio")],
 )
-def test_invalid_choice_rejected_by_copier(tmp_path, question, value):
+def test_invalid_choice_rejected_by_copier(resolve_answers, question, value):
     # copier.yml's own choices, without the scaffold's check in front.
     with pytest.raises(ValueError, match=f"Invalid choice for '{question}'"):
-        resolve_answers(tmp_path, **{question: value})
+        resolve_answers(**{question: value})
 
 
 @pytest.mark.parametrize(
     ("question", "default"),
     [("api_style", "functional"), ("training_loop", "fit"), ("task", "image")],
 )
-def test_choice_defaults(tmp_path, question, default):
-    answers = resolve_answers(tmp_path, omit=(question,))
+def test_choice_defaults(resolve_answers, question, default):
+    answers = resolve_answers(omit=(question,))
     assert QUESTIONS[question]["default"] == default
     assert answers[question] == default
 
 
 @pytest.mark.parametrize("task", ["image", "text"])
-def test_is_image_computed_from_task(tmp_path, task):
-    answers = resolve_answers(tmp_path, task=task)
+def test_is_image_computed_from_task(resolve_answers, task):
+    answers = resolve_answers(task=task)
     assert answers["is_image"] is (task == "image")
