@@ -172,7 +172,7 @@ def _run_new(args: argparse.Namespace) -> int:
         task=args.task,
         project_name=args.name,
         vcs_ref=args.vcs_ref,
-        defaults=all(choices) or not sys.stdin.isatty(),
+        defaults=all(choices) or not _stdin_is_terminal(),
         overwrite=args.force,
         template=args.template,
         quiet=args.quiet,
@@ -210,6 +210,11 @@ def _run_list(args: argparse.Namespace) -> int:
             ).rstrip()
         )
     return 0
+
+
+def _stdin_is_terminal() -> bool:
+    """Whether Copier can ask questions: stdin exists and is a terminal."""
+    return sys.stdin is not None and sys.stdin.isatty()
 
 
 def _describe(dest: os.PathLike[str]) -> str:
