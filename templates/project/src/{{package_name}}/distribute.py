@@ -26,7 +26,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         multi-worker strategy must be set up before the runtime starts.
     """
     if name == "auto":
-        name = "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
+        name = (
+            "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
+        )
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
