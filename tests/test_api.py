@@ -191,7 +191,8 @@ def test_validator_failure_is_one_line_and_writes_nothing(tmp_path, stub_templat
         render_project(dest, template=stub_template, package_name="my-pkg")
     assert str(caught.value) == (
         "Validation error for question 'package_name': package_name must be a "
-        "lowercase Python identifier (letters, digits, underscores), got 'my-pkg'"
+        "lowercase Python identifier starting with a letter (letters, digits, "
+        "underscores), got 'my-pkg'"
     )
     assert list(tmp_path.iterdir()) == [stub_template]
 

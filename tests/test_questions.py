@@ -93,6 +93,8 @@ def test_validated_questions_are_the_free_text_ones():
         ("3net", "lowercase Python identifier"),
         ("MyPkg", "lowercase Python identifier"),
         ("", "lowercase Python identifier"),
+        ("_", "starting with a letter"),
+        ("__future__", "starting with a letter"),
         ("class", "keyword"),
         ("lambda", "keyword"),
         ("json", "shadow"),
@@ -101,6 +103,8 @@ def test_validated_questions_are_the_free_text_ones():
         ("tensorflow", "shadow"),
         ("numpy", "shadow"),
         ("tests", "shadow"),
+        ("google", "shadow"),
+        ("h5py", "shadow"),
     ],
 )
 def test_package_name_rejected(assert_rejected, package_name, reason):
@@ -112,7 +116,7 @@ def test_package_name_rejected(assert_rejected, package_name, reason):
     )
 
 
-@pytest.mark.parametrize("package_name", ["my_pkg", "_private", "net2", "resnet_v2"])
+@pytest.mark.parametrize("package_name", ["my_pkg", "net2", "resnet_v2"])
 def test_package_name_accepted(resolve_answers, package_name):
     answers = resolve_answers(package_name=package_name)
     assert answers["package_name"] == package_name
