@@ -144,7 +144,8 @@ def update_project(
         task: A new task; the recorded one when omitted.
         answers: Other new answers by question name.
         vcs_ref: The template's git reference to update to. ``None`` means its
-            latest release tag (or ``HEAD`` where it has none).
+            latest release tag (or ``HEAD`` where it has none); ``":current:"``
+            the version the project records, to change answers only.
         defaults: Keep every recorded answer not given here. When false, Copier
             asks the questions again, the recorded answers as defaults.
         template: Take the new version from this template path or URL instead of
@@ -175,7 +176,8 @@ def update_project(
     _check_known_questions(source or read_answers(dest).get("_src_path"), data)
     options: dict[str, Any] = {
         "data": data,
-        "vcs_ref": vcs_ref,
+        # Copier's command line turns ":current:" into its enum; its API does not.
+        "vcs_ref": copier.VcsRef.CURRENT if vcs_ref == ":current:" else vcs_ref,
         "defaults": defaults,
         # Copier refuses to update without it; git holds the previous state.
         "overwrite": True,
