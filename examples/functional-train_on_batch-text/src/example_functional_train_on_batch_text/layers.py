@@ -1,0 +1,89 @@
+"""Custom layers: the pattern to copy when Keras has no layer for the job.
+
+Each layer takes its settings in `__init__` and passes `**kwargs` on, makes its
+weights in `build()` once the input shape is known, computes in `call()`, and
+returns its settings from `get_config()` so that a saved model can be rebuilt.
+Registering the class names it "example_functional_train_on_batch_text>ClassName" in saved files, which
+is how `keras.saving.load_model` finds it again.
+"""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="example_functional_train_on_batch_text")
+class Linear(keras.layers.Layer):
+    """A fully connected layer: `activation(inputs @ kernel + bias)`.
+
+    The model uses it as its classifier, so every saved model holds a custom
+    object. Extend it (weight constraints, a temperature, ...) in place.
+
+    Args:
+        units: Size of the output.
+        activation: An activation name such as "softmax", or None.
+    """
+
+    def __init__(self, units, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        if units <= 0:
+            raise ValueError(f"units must be positive. Received: units={units}")
+        self.units = units
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(input_shape[-1], self.units),
+            initializer="glorot_uniform",
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(self.units,), initializer="zeros"
+        )
+
+    def call(self, inputs):
+        return self.activation(ops.matmul(inputs, self.kernel) + self.bias)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+        }
+
+
+@keras.saving.register_keras_serializable(package="example_functional_train_on_batch_text")
+class PositionEmbedding(keras.layers.Layer):
+    """Adds a learned vector for each position to a sequence of embeddings.
+
+    Args:
+        sequence_length: The longest sequence the layer accepts.
+    """
+
+    def __init__(self, sequence_length, **kwargs):
+        super().__init__(**kwargs)
+        if sequence_length <= 0:
+            raise ValueError(
+                f"sequence_length must be positive. "
+                f"Received: sequence_length={sequence_length}"
+            )
+        self.sequence_length = sequence_length
+
+    def build(self, input_shape):
+        self.position_embeddings = self.add_weight(
+            name="position_embeddings",
+            shape=(self.sequence_length, input_shape[-1]),
+            initializer="zeros",
+        )
+
+    def call(self, inputs):
+        length = ops.shape(inputs)[-2]
+        return inputs + self.position_embeddings[:length]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "sequence_length": self.sequence_length}

@@ -1,0 +1,58 @@
+"""Settings: configs/default.toml loads; overrides win; bad values name the setting."""
+
+from pathlib import Path
+
+import pytest
+
+from example_functional_train_on_batch_text.config import Config, ConfigError, load_config
+
+DEFAULT_TOML = Path(__file__).parents[1] / "configs" / "default.toml"
+
+
+def test_default_toml_is_a_valid_config():
+    # configs/default.toml is yours to edit (template updates leave it alone), so
+    # only check that every key in it is a known setting with an allowed value.
+    assert isinstance(load_config(DEFAULT_TOML), Config)
+
+
+def test_overrides_win_over_the_file():
+    config = load_config(DEFAULT_TOML, epochs=3, batch_size=16, learning_rate=0.01)
+    assert (config.epochs, config.batch_size, config.learning_rate) == (3, 16, 0.01)
+
+
+def test_config_round_trips_through_toml(tmp_path):
+    config = load_config(epochs=7, learning_rate=0.01)
+    path = tmp_path / "config.toml"
+    path.write_text(config.to_toml(), encoding="utf-8")
+    assert load_config(path) == config
+
+
+@pytest.mark.parametrize(
+    ("overrides", "setting"),
+    [
+        ({"learning_rate": -0.1}, "learning_rate"),
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": -3}, "batch_size"),
+        ({"preset": "resnet1000"}, "preset"),
+        ({"validation_split": 1.5}, "validation_split"),
+        ({"strategy": "tpu"}, "strategy"),
+        ({"data_dir": "/no/such/directory"}, "data_dir"),
+        ({"epochs": "ten"}, "epochs"),
+        ({"colour": "blue"}, "colour"),
+    ],
+)
+def test_bad_values_are_rejected_with_the_setting_named(overrides, setting):
+    with pytest.raises(ConfigError, match=setting):
+        load_config(**overrides)
+
+
+def test_input_too_small_for_the_preset_is_rejected():
+    with pytest.raises(ConfigError, match="sequence_length"):
+        load_config(preset="resnet18", sequence_length=16)
+
+
+def test_unreadable_config_file_is_reported(tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text("epochs = = 3", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)

@@ -1,0 +1,229 @@
+"""Command line: python -m example_sequential_fit_image train | evaluate | predict | export.
+
+Settings are checked before TensorFlow is imported, so a bad value fails in
+a fraction of a second with one line naming the setting.
+"""
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+from .config import Config, ProjectError, load_config
+
+DEFAULT_CONFIG = Path("configs/default.toml")
+# The settings a resumed run may change; the others shape its model or its data.
+RESUMABLE = (
+    "epochs",
+    "batch_size",
+    "learning_rate",
+    "lr_decay_epochs",
+    "lr_decay_factor",
+    "strategy",
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.command(args)
+    except ProjectError as error:
+        return _fail(error)
+
+
+def train(args) -> int:
+    """Train from scratch, or resume a run."""
+    overrides = _overrides(args)
+    if args.resume:
+        run_dir = Path(args.resume)
+        config = _resumed_config(run_dir, args.config, overrides)
+    else:
+        config_path = args.config or (
+            DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+        )
+        config = load_config(config_path, **overrides)
+        run_dir = _new_run_dir(Path(config.output_dir))
+    from .training import train as train_model
+
+    try:
+        history = train_model(config, run_dir, resume=bool(args.resume))
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted. Continue from the last completed epoch with:\n"
+            f"  python -m example_sequential_fit_image train --resume {run_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    final = {key: values[-1] for key, values in history.items() if values}
+    print(
+        "Final metrics: "
+        + ", ".join(f"{key}={value:.4f}" for key, value in final.items())
+    )
+    print(f"Run directory: {run_dir}  (model: {run_dir / 'model.keras'})")
+    return 0
+
+
+def evaluate(args) -> int:
+    """Evaluate a saved model on the validation split of the configured data."""
+    config = _model_config(args.model, _overrides(args))
+    import keras
+
+    from .data import load_datasets
+    from .saving import load_model
+
+    model = load_model(args.model, compile=False)
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    results = model.evaluate(
+        load_datasets(config).validation, return_dict=True, verbose=0
+    )
+    print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
+    return 0
+
+
+def predict(args) -> int:
+    """Print the most likely class and its probability for each input."""
+    import numpy as np
+    import tensorflow as tf
+
+    from .data import read_image
+    from .saving import load_model
+
+    model = load_model(args.model, compile=False)
+    class_names = _class_names(args.model)
+    config = _model_config(args.model, {})
+    images = tf.stack([read_image(path, config) for path in args.inputs])
+    probabilities = model.predict(images, verbose=0)
+    for source, row in zip(args.inputs, probabilities, strict=True):
+        best = int(np.argmax(row))
+        name = class_names[best] if class_names else str(best)
+        print(f"{source}\t{name}\t{row[best]:.4f}")
+    return 0
+
+
+def export(args) -> int:
+    """Export a SavedModel and check that it predicts as the Keras model does."""
+    import numpy as np
+    import tensorflow as tf
+
+    from .saving import export_model, load_export, load_model
+
+    model = load_model(args.model, compile=False)
+    config = _model_config(args.model, {})
+    export_model(model, args.directory, config)
+    shape = (2, config.image_size, config.image_size, config.channels)
+    sample = tf.random.uniform(shape, maxval=255.0, seed=0)
+    exported = load_export(args.directory)
+    difference = np.max(np.abs(exported.serve(sample) - model(sample)))
+    if difference > 1e-5:
+        return _fail(
+            f"the export predicts differently (max difference {difference:.2e})"
+        )
+    print(
+        f"Exported {args.model} to {args.directory} "
+        f"(round-trip max difference {difference:.1e})"
+    )
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="example_sequential_fit_image", description=__doc__.splitlines()[0]
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    command = commands.add_parser("train", help="train a model")
+    command.add_argument(
+        "--config", type=Path, help=f"TOML settings (default: {DEFAULT_CONFIG})"
+    )
+    command.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue an interrupted run"
+    )
+    _add_overrides(command)
+    command.set_defaults(command=train)
+
+    command = commands.add_parser("evaluate", help="evaluate a saved model")
+    command.add_argument("model", type=Path, help="a .keras file")
+    _add_overrides(command)
+    command.set_defaults(command=evaluate)
+
+    command = commands.add_parser("predict", help="classify image files")
+    command.add_argument("model", type=Path, help="a .keras file")
+    command.add_argument("inputs", nargs="+", metavar="INPUT", help="an image file")
+    command.set_defaults(command=predict)
+
+    command = commands.add_parser("export", help="export a SavedModel for serving")
+    command.add_argument("model", type=Path, help="a .keras file")
+    command.add_argument("directory", type=Path, help="where to write the SavedModel")
+    command.set_defaults(command=export)
+    return parser
+
+
+def _add_overrides(parser: argparse.ArgumentParser) -> None:
+    """One flag per setting (--batch-size for batch_size), overriding the config."""
+    group = parser.add_argument_group("settings (override the config file)")
+    for field in dataclasses.fields(Config):
+        flag = "--" + field.name.replace("_", "-")
+        group.add_argument(
+            flag,
+            dest=f"set_{field.name}",
+            type=field.type,
+            metavar=field.type.__name__.upper(),
+        )
+
+
+def _overrides(args) -> dict:
+    return {
+        name.removeprefix("set_"): value
+        for name, value in vars(args).items()
+        if name.startswith("set_") and value is not None
+    }
+
+
+def _resumed_config(run_dir: Path, config_path: Path | None, overrides: dict):
+    """The settings of the run in run_dir, with the overrides a resume allows."""
+    saved = run_dir / "config.toml"
+    if not saved.is_file():
+        raise ProjectError(f"no run to resume in {run_dir} (it has no config.toml)")
+    if config_path is not None:
+        raise ProjectError("--resume uses the run's own config.toml; drop --config")
+    config = load_config(saved)
+    for name, value in overrides.items():
+        if name not in RESUMABLE and value != getattr(config, name):
+            flag = "--" + name.replace("_", "-")
+            raise ProjectError(
+                f"{flag} cannot change when resuming: {run_dir} was trained with "
+                f"{name}={getattr(config, name)!r}"
+            )
+    return load_config(saved, **overrides)
+
+
+def _model_config(model: Path, overrides: dict) -> Config:
+    """The settings of the run that saved a model (its config.toml), else defaults."""
+    run_config = Path(model).parent / "config.toml"
+    return load_config(run_config if run_config.is_file() else None, **overrides)
+
+
+def _class_names(model: Path) -> list[str]:
+    path = Path(model).parent / "class_names.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+
+
+def _new_run_dir(output_dir: Path) -> Path:
+    """output_dir/<date>-<time>, with a suffix if two runs start in one second."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run_dir, suffix = output_dir / stamp, 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = output_dir / f"{stamp}-{suffix}"
+    return run_dir
+
+
+def _fail(error) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return 1

@@ -1,0 +1,151 @@
+"""Run-time configuration: one dataclass, loaded from TOML, overridden, validated."""
+
+import dataclasses
+import tomllib
+from pathlib import Path
+
+STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetPreset:
+    """The shape of a ResNet: its stem, block type, and stages.
+
+    Args:
+        block: "basic" (two 3-wide convolutions) or "bottleneck" (1, 3, 1).
+        stage_blocks: Number of blocks in each stage.
+        stage_filters: Filters of each stage (bottlenecks output 4x as many).
+        stem: "small" (one stride-1 convolution) or "imagenet" (a 7-wide
+            stride-2 convolution and a stride-2 max pooling, as in He et al.).
+    """
+
+    block: str
+    stage_blocks: tuple[int, ...]
+    stage_filters: tuple[int, ...]
+    stem: str
+
+    @property
+    def downsampling(self) -> int:
+        """How many times smaller the last stage is than the input."""
+        stem_factor = 4 if self.stem == "imagenet" else 1
+        return stem_factor * 2 ** (len(self.stage_blocks) - 1)
+
+
+PRESETS = {
+    "small": ResNetPreset("basic", (1, 1, 1), (16, 32, 64), stem="small"),
+    "resnet18": ResNetPreset("basic", (2, 2, 2, 2), (64, 128, 256, 512), "imagenet"),
+    "resnet34": ResNetPreset("basic", (3, 4, 6, 3), (64, 128, 256, 512), "imagenet"),
+    "resnet50": ResNetPreset(
+        "bottleneck", (3, 4, 6, 3), (64, 128, 256, 512), "imagenet"
+    ),
+}
+
+
+class ProjectError(Exception):
+    """An error whose message is meant for the user: the CLI prints it, no traceback."""
+
+
+class ConfigError(ProjectError, ValueError):
+    """A setting is missing, unknown or out of range."""
+
+
+@dataclasses.dataclass
+class Config:
+    """Every hyperparameter of a run; configs/default.toml documents each one."""
+
+    # Data
+    data_dir: str = ""
+    validation_split: float = 0.2
+    image_size: int = 16
+    channels: int = 1
+    # Model
+    preset: str = "small"
+    dropout_rate: float = 0.2
+    # Training
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 0.001
+    lr_decay_epochs: int = 5
+    lr_decay_factor: float = 0.5
+    seed: int = 42
+    strategy: str = "auto"
+    output_dir: str = "runs"
+
+    def validate(self) -> "Config":
+        """Check every setting; raise ConfigError naming the first bad one."""
+        for name in ("epochs", "batch_size", "lr_decay_epochs"):
+            _require(getattr(self, name) > 0, name, "a positive integer")
+        _require(self.channels in (1, 3), "channels", "1 (grayscale) or 3 (RGB)")
+        _require(self.learning_rate > 0, "learning_rate", "a positive number")
+        _require(0 < self.lr_decay_factor <= 1, "lr_decay_factor", "in (0, 1]")
+        _require(0 < self.validation_split < 1, "validation_split", "in (0, 1)")
+        _require(0 <= self.dropout_rate < 1, "dropout_rate", "in [0, 1)")
+        _require(self.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}")
+        _require(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
+        _require(self.seed >= 0, "seed", "a non-negative integer")
+        minimum = PRESETS[self.preset].downsampling
+        _require(
+            self.image_size >= minimum,
+            "image_size",
+            f"at least {minimum} for preset {self.preset!r}",
+        )
+        if self.data_dir:
+            _require(Path(self.data_dir).is_dir(), "data_dir", "an existing directory")
+        return self
+
+    def to_toml(self) -> str:
+        """Render the settings as TOML, loadable by load_config."""
+        return "".join(
+            f"{key} = {_toml_value(value)}\n"
+            for key, value in dataclasses.asdict(self).items()
+        )
+
+
+def _require(condition: bool, name: str, expected: str) -> None:
+    if not condition:
+        raise ConfigError(f"{name} must be {expected}")
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return repr(value)
+
+
+def load_config(path: str | Path | None = None, **overrides) -> Config:
+    """Load a config: defaults, then the TOML file, then the overrides.
+
+    Args:
+        path: A TOML file with some or all of the settings; None for defaults.
+        **overrides: Settings that win over the file (None values are ignored).
+
+    Returns:
+        The validated Config.
+
+    Raises:
+        ConfigError: A file that cannot be read, an unknown setting, a value of
+            the wrong type or out of range.
+    """
+    values = {}
+    if path is not None:
+        try:
+            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ConfigError(f"cannot read config file {path}: {error}") from error
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(
+                f"config file {path} is not valid TOML: {error}"
+            ) from error
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    fields = {field.name: field.type for field in dataclasses.fields(Config)}
+    for name, value in values.items():
+        if name not in fields:
+            raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
+        kind = fields[name]
+        accepted = (int, float) if kind is float else kind
+        if isinstance(value, bool) or not isinstance(value, accepted):
+            raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+        values[name] = kind(value)
+    return Config(**values).validate()

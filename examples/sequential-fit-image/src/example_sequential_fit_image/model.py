@@ -1,0 +1,41 @@
+"""The model as a keras.Sequential stack of layers.
+
+Sequential models take one input and pass it through each layer in turn. The
+residual blocks keep their two paths inside a Layer subclass (blocks.py), which
+is how a Sequential stack holds a ResNet.
+"""
+
+import keras
+from keras import layers
+
+from . import blocks
+from .config import PRESETS, Config
+from .layers import Linear
+
+
+def build_model(config: Config, num_classes: int) -> keras.Model:
+    """Build the image classifier; it takes raw pixels (0-255), returns probabilities.
+
+    Args:
+        config: The run's settings (preset, image_size, channels, ...).
+        num_classes: Number of classes.
+
+    Returns:
+        A built, uncompiled model.
+    """
+    preset = PRESETS[config.preset]
+    return keras.Sequential(
+        [
+            keras.Input(
+                shape=(config.image_size, config.image_size, config.channels),
+                name="image",
+            ),
+            layers.Rescaling(1.0 / 255, name="rescale"),
+            *blocks.stem_layers(preset.stem, preset.stage_filters[0]),
+            *blocks.residual_blocks(preset),
+            layers.GlobalAveragePooling2D(name="pool"),
+            layers.Dropout(config.dropout_rate, name="dropout"),
+            Linear(num_classes, activation="softmax", name="classifier"),
+        ],
+        name=config.preset,
+    )

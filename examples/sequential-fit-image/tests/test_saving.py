@@ -1,0 +1,96 @@
+"""Saving: .keras files reload exactly (custom objects too), weights, exports."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from example_sequential_fit_image.data import load_datasets
+from example_sequential_fit_image.model import build_model
+from example_sequential_fit_image.saving import (
+    ModelFileError,
+    export_model,
+    load_export,
+    load_model,
+    load_weights,
+    save_weights,
+)
+
+SRC = Path(__file__).parents[1] / "src"
+RELOAD = """
+import sys
+import numpy as np
+from example_sequential_fit_image.saving import load_model
+inputs = np.load(sys.argv[2])
+np.save(sys.argv[3], load_model(sys.argv[1]).predict(inputs, verbose=0))
+"""
+
+
+@pytest.fixture(scope="module")
+def sample(config):
+    """One validation batch of inputs, as a tensor."""
+    inputs, _ = next(iter(load_datasets(config).validation))
+    return inputs
+
+
+def test_keras_file_predicts_identically_in_a_fresh_process(
+    trained_run, sample, tmp_path
+):
+    run_dir, _ = trained_run
+    model_path = run_dir / "model.keras"
+    expected = load_model(model_path).predict(sample, verbose=0)
+    np.save(tmp_path / "inputs.npy", sample.numpy())
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            RELOAD,
+            model_path,
+            tmp_path / "inputs.npy",
+            tmp_path / "out.npy",
+        ],
+        check=True,
+        env=env,
+    )
+    assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+def test_weights_round_trip(trained_run, config, sample, tmp_path):
+    run_dir, _ = trained_run
+    trained = load_model(run_dir / "model.keras")
+    path = save_weights(trained, tmp_path / "model.weights.h5")
+    fresh = build_model(config, 10)
+    load_weights(fresh, path)
+    assert np.array_equal(
+        fresh.predict(sample, verbose=0), trained.predict(sample, verbose=0)
+    )
+
+
+def test_saved_model_export_matches(trained_run, config, sample, tmp_path):
+    run_dir, _ = trained_run
+    model = load_model(run_dir / "model.keras")
+    exported = load_export(export_model(model, tmp_path / "export", config))
+    np.testing.assert_allclose(
+        exported.serve(sample).numpy(), model.predict(sample, verbose=0), atol=1e-5
+    )
+
+
+def test_missing_model_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="no model file"):
+        load_model(tmp_path / "missing.keras")
+
+
+def test_file_that_is_not_a_model_is_a_clear_error(tmp_path):
+    path = tmp_path / "notes.keras"
+    path.write_text("not a model", encoding="utf-8")
+    with pytest.raises(ModelFileError, match="not a .keras model"):
+        load_model(path)
+
+
+def test_directory_without_export_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelFileError, match="no SavedModel"):
+        load_export(tmp_path)

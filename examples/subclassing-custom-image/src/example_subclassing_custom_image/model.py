@@ -1,0 +1,92 @@
+"""The model as a keras.Model subclass: layers made in __init__, used in call.
+
+Subclassing gives the most control over the forward pass. The price: the model
+must return its constructor arguments from `get_config()` to be saved and loaded.
+"""
+
+import keras
+from keras import layers
+
+from . import blocks
+from .config import PRESETS, Config
+from .layers import Linear
+
+
+@keras.saving.register_keras_serializable(package="example_subclassing_custom_image")
+class ResNetClassifier(keras.Model):
+    """A ResNet image classifier.
+
+    Args:
+        num_classes: Number of classes.
+        preset: Name of the architecture in config.PRESETS.
+        dropout_rate: Dropout before the classifier.
+    """
+
+    def __init__(
+        self,
+        num_classes,
+        preset="small",
+        dropout_rate=0.0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_classes = num_classes
+        self.preset = preset
+        self.dropout_rate = dropout_rate
+        architecture = PRESETS[preset]
+        self.rescale = layers.Rescaling(1.0 / 255, name="rescale")
+        self.stem = blocks.stem_layers(architecture.stem, architecture.stage_filters[0])
+        self.residual_blocks = blocks.residual_blocks(architecture)
+        self.pool = layers.GlobalAveragePooling2D(name="pool")
+        self.dropout = layers.Dropout(dropout_rate, name="dropout")
+        self.classifier = Linear(num_classes, activation="softmax", name="classifier")
+
+    def build(self, input_shape):
+        # Build every sublayer with its input shape, so that all weights exist
+        # before training and before loading a saved model into them.
+        shape = input_shape
+        for layer in [*self.stem, *self.residual_blocks]:
+            layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+        self.classifier.build(self.pool.compute_output_shape(shape))
+
+    def call(self, inputs, training=None):
+        x = self.rescale(inputs)
+        for layer in self.stem:
+            x = layer(x, training=training)
+        for block in self.residual_blocks:
+            x = block(x, training=training)
+        x = self.dropout(self.pool(x), training=training)
+        return self.classifier(x)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "preset": self.preset,
+            "dropout_rate": self.dropout_rate,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_model(config: Config, num_classes: int) -> keras.Model:
+    """Build the image classifier; it takes raw pixels (0-255), returns probabilities.
+
+    Args:
+        config: The run's settings (preset, image_size, channels, ...).
+        num_classes: Number of classes.
+
+    Returns:
+        A built, uncompiled model.
+    """
+    model = ResNetClassifier(
+        num_classes,
+        preset=config.preset,
+        dropout_rate=config.dropout_rate,
+        name=config.preset,
+    )
+    model.build((None, config.image_size, config.image_size, config.channels))
+    return model

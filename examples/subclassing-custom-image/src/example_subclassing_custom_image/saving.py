@@ -1,0 +1,123 @@
+"""Saving and loading: the native .keras file, weights, and a SavedModel export.
+
+Keras finds custom classes by their registered names ("example_subclassing_custom_image>Linear").
+Importing this module registers them all; CUSTOM_OBJECTS passes them explicitly
+too, for code that loads a model without importing this package's modules.
+"""
+
+import os
+import zipfile
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from .blocks import BasicBlock, BottleneckBlock
+from .config import Config, ProjectError
+from .layers import Linear
+from .model import ResNetClassifier
+
+CUSTOM_OBJECTS = {
+    "example_subclassing_custom_image>Linear": Linear,
+    "example_subclassing_custom_image>BasicBlock": BasicBlock,
+    "example_subclassing_custom_image>BottleneckBlock": BottleneckBlock,
+    "example_subclassing_custom_image>ResNetClassifier": ResNetClassifier,
+}
+
+
+class ModelFileError(ProjectError, ValueError):
+    """A model file or export directory is missing or is not what it claims."""
+
+
+def save_model(model: keras.Model, path: str | Path) -> Path:
+    """Save architecture, weights and optimizer state to a .keras file.
+
+    The file is written beside its final name and then renamed, so an
+    interrupted save never leaves a broken file where a good one was.
+
+    Args:
+        model: The model.
+        path: Target file; must end in ".keras".
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelFileError(f"a model file must end in .keras, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.stem}.partial.keras")
+    model.save(partial)
+    os.replace(partial, path)
+    return path
+
+
+def load_model(path: str | Path, *, compile: bool = True) -> keras.Model:
+    """Load a model saved by save_model, custom layers included.
+
+    Args:
+        path: A .keras file.
+        compile: Restore the optimizer and loss too (needed to keep training).
+
+    Returns:
+        The model, predicting exactly as the saved one did.
+
+    Raises:
+        ModelFileError: The file is missing or is not a Keras model.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"no model file at {path}")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a .keras model file")
+    try:
+        return keras.saving.load_model(
+            path, custom_objects=CUSTOM_OBJECTS, compile=compile
+        )
+    except (ValueError, KeyError, OSError, TypeError) as error:
+        raise ModelFileError(f"cannot load a model from {path}: {error}") from error
+
+
+def save_weights(model: keras.Model, path: str | Path) -> Path:
+    """Save the weights only; the file name must end in ".weights.h5"."""
+    if not str(path).endswith(".weights.h5"):
+        raise ModelFileError(f"a weights file must end in .weights.h5, got {path}")
+    model.save_weights(path)
+    return Path(path)
+
+
+def load_weights(model: keras.Model, path: str | Path) -> keras.Model:
+    """Load weights saved by save_weights into a model of the same architecture."""
+    if not Path(path).is_file():
+        raise ModelFileError(f"no weights file at {path}")
+    model.load_weights(path)
+    return model
+
+
+def export_model(model: keras.Model, directory: str | Path, config: Config) -> Path:
+    """Export a SavedModel for serving (TF Serving, TFLite, tf.saved_model.load).
+
+    Its `serve` signature takes a batch of raw images (pixels 0-255, of the
+    config's image_size and channels) and returns class probabilities. Load it
+    with load_export, never with keras.saving.load_model.
+    """
+    shape = (None, config.image_size, config.image_size, config.channels)
+    signature = [tf.TensorSpec(shape, tf.float32, name="image")]
+    model.export(
+        str(directory),
+        format="tf_saved_model",
+        input_signature=signature,
+        verbose=False,
+    )
+    return Path(directory)
+
+
+def load_export(directory: str | Path):
+    """Load an exported SavedModel; call `.serve(inputs)` on the result to predict.
+
+    Raises:
+        ModelFileError: The directory holds no SavedModel.
+    """
+    if not tf.saved_model.contains_saved_model(str(directory)):
+        raise ModelFileError(f"no SavedModel in {directory}")
+    return tf.saved_model.load(str(directory))

@@ -1,0 +1,59 @@
+"""Training runs: the contract of the custom loop, resuming, seeding."""
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+from example_subclassing_custom_image.config import ProjectError
+from example_subclassing_custom_image.saving import load_model
+from example_subclassing_custom_image.training import HISTORY_KEYS, train
+
+RUN_FILES = [
+    "config.toml",
+    "summary.txt",
+    "class_names.json",
+    "history.csv",
+    "training_curves.png",
+    "model.keras",
+]
+
+
+def test_short_run_learns_and_writes_the_run_directory(trained_run):
+    run_dir, history = trained_run
+    assert set(history) == set(HISTORY_KEYS)
+    assert all(len(values) == 2 for values in history.values())
+    assert all(math.isfinite(value) for values in history.values() for value in values)
+    assert history["loss"][1] < history["loss"][0]
+    classes = 10
+    assert history["val_accuracy"][-1] > 1.5 / classes
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    assert list((run_dir / "checkpoints").glob("ckpt-2.index"))
+
+
+@pytest.mark.slow
+def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
+    run_dir = tmp_path / "run"
+    first = train(dataclasses.replace(config, epochs=1), run_dir)
+    assert len(first["loss"]) == 1
+    resumed = train(config, run_dir, resume=True)
+    assert len(resumed["loss"]) == config.epochs
+    assert resumed["loss"][0] == first["loss"][0]
+
+
+def test_resume_without_a_checkpoint_is_an_error(config, tmp_path):
+    with pytest.raises(ProjectError, match="no checkpoint"):
+        train(config, tmp_path / "empty", resume=True)
+
+
+@pytest.mark.slow
+def test_seeded_runs_give_identical_weights(config, tmp_path):
+    config = dataclasses.replace(config, epochs=1)
+    train(config, tmp_path / "a")
+    train(config, tmp_path / "b")
+    first = load_model(tmp_path / "a" / "model.keras").get_weights()
+    second = load_model(tmp_path / "b" / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))

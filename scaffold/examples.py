@@ -1,0 +1,215 @@
+"""Render the committed example projects in ``examples/``.
+
+Run ``python -m scaffold.examples`` after changing the template; it re-renders every
+project in ``EXAMPLES`` and the index ``examples/README.md``. tests/test_examples.py
+renders them afresh and fails where the committed ones differ.
+
+The examples are rendered from a copy of the template outside git, so that they do
+not depend on the checkout's state, and their ``.copier-answers.yml`` is stamped
+with what a user rendering this release records: the release tag as ``_commit``
+and the public repository as ``_src_path``. Re-rendering changes an example only
+when the template, or its release number, does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import yaml
+
+from scaffold.api import ANSWERS_FILE, create_project
+from scaffold.combinations import Combination
+from scaffold.errors import ScaffoldError
+from scaffold.template import find_template_root, is_template_root
+
+__all__ = ["EXAMPLES", "SOURCE_URL", "example_answers", "main", "render_examples"]
+
+#: The examples: every API style, every training loop and both tasks among them.
+EXAMPLES: tuple[Combination, ...] = (
+    Combination("sequential", "fit", "image"),
+    Combination("functional", "train_on_batch", "text"),
+    Combination("subclassing", "custom", "image"),
+)
+
+#: The template's public repository, recorded as the examples' ``_src_path``.
+SOURCE_URL = "https://github.com/keras-scaffold/keras-scaffold"
+
+_STYLE_NOTES = {
+    "sequential": "`keras.Sequential`; residual blocks as Layer subclasses",
+    "functional": "blocks as functions from tensor to tensor, `keras.Model(in, out)`",
+    "subclassing": "a `keras.Model` subclass with `__init__` and `call`",
+}
+_LOOP_NOTES = {
+    "fit": "`model.fit` with callbacks",
+    "train_on_batch": "an epoch loop over `train_on_batch`",
+    "custom": "`tf.GradientTape` under `tf.function`",
+}
+
+
+def example_answers(combination: Combination) -> dict[str, str]:
+    """The answers an example is rendered with; the name says the combination."""
+    words = (combination.api_style, combination.training_loop, combination.task)
+    name = " ".join(word.replace("_", " ").title() for word in words)
+    return {
+        **combination.answers(),
+        "project_name": f"Example {name}",
+        "description": (
+            f"keras-scaffold example: {combination.api_style} API, "
+            f"{combination.training_loop} loop, {combination.task} classification"
+        ),
+        "author_name": "keras-scaffold",
+    }
+
+
+def default_destination() -> Path:
+    """The checkout's ``examples/`` folder.
+
+    Raises:
+        ScaffoldError: The package is installed, not in a checkout.
+    """
+    checkout = Path(__file__).resolve().parents[1]
+    if not is_template_root(checkout):
+        raise ScaffoldError(
+            "not running from a keras-scaffold checkout; give the folder to render into"
+        )
+    return checkout / "examples"
+
+
+def render_examples(
+    dest: str | os.PathLike[str] | None = None,
+    *,
+    template: str | os.PathLike[str] | None = None,
+) -> list[Path]:
+    """Render every example, and the index README, into ``dest``.
+
+    Each ``dest/<slug>`` is replaced as a whole; a folder of ``dest`` that holds an
+    answers file but is no longer an example is removed. Other entries stay.
+
+    Args:
+        dest: The examples folder; the checkout's ``examples/`` by default.
+        template: The template folder (``copier.yml`` and ``templates/``); the
+            bundled one by default.
+
+    Returns:
+        The example folders, in ``EXAMPLES`` order.
+    """
+    dest = Path(dest) if dest is not None else default_destination()
+    source_root = Path(template) if template is not None else find_template_root()
+    version = _template_version(source_root)
+    with tempfile.TemporaryDirectory(prefix="keras-scaffold-examples.") as tmp:
+        source = Path(tmp) / "template"
+        source.mkdir()
+        shutil.copy2(source_root / "copier.yml", source / "copier.yml")
+        shutil.copytree(
+            source_root / "templates",
+            source / "templates",
+            ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
+        )
+        staging = Path(tmp) / "examples"
+        for combination in EXAMPLES:
+            project = create_project(
+                staging / combination.slug,
+                answers=example_answers(combination),
+                template=source,
+            )
+            _stamp_answers(project / ANSWERS_FILE, version)
+        dest.mkdir(parents=True, exist_ok=True)
+        slugs = {combination.slug for combination in EXAMPLES}
+        for entry in sorted(dest.iterdir()):
+            if entry.is_dir() and (
+                entry.name in slugs or (entry / ANSWERS_FILE).is_file()
+            ):
+                shutil.rmtree(entry)
+        for combination in EXAMPLES:
+            shutil.move(staging / combination.slug, dest / combination.slug)
+    (dest / "README.md").write_text(_index(version), encoding="utf-8")
+    return [dest / combination.slug for combination in EXAMPLES]
+
+
+def _template_version(root: Path) -> str:
+    questions = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))
+    return str(questions["template_version"]["default"])
+
+
+def _stamp_answers(path: Path, version: str) -> None:
+    """Record the release tag and the public source instead of a temporary path."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    stamped = []
+    for line in lines:
+        if line.startswith("_commit: "):
+            continue
+        if line.startswith("_src_path: "):
+            stamped.append(f"_commit: v{version}\n")
+            line = f"_src_path: {SOURCE_URL}\n"
+        stamped.append(line)
+    if stamped == lines:
+        raise ScaffoldError(f"{path} records no _src_path to stamp")
+    path.write_text("".join(stamped), encoding="utf-8")
+
+
+def _index(version: str) -> str:
+    rows = "\n".join(
+        f"| [{c.slug}]({c.slug}/) | {c.api_style} | {c.training_loop} | {c.task} | "
+        f"{_STYLE_NOTES[c.api_style]}; {_LOOP_NOTES[c.training_loop]} |"
+        for c in EXAMPLES
+    )
+    return f"""\
+# Examples
+
+Projects rendered from the keras-scaffold template (release {version}), committed so
+that what it generates can be read, diffed and reviewed without running it. Each is
+what `keras-scaffold new DIR --api-style S --training-loop L --task T` generates, with
+the project name, description and author shown in its `.copier-answers.yml`.
+
+| example | api_style | training_loop | task | how the model is written; trained |
+|---|---|---|---|---|
+{rows}
+
+Together they cover every API style, every training loop and both tasks. To try one:
+`cd` into it, `python -m pip install -e ".[dev]"`, then run `python -m <package>
+train` (the package is under `src/`) and `python -m pytest`.
+
+Do not edit them by hand: `tests/test_examples.py` fails when they differ from a
+fresh render of the template. After changing the template, re-render them with
+
+```bash
+python -m scaffold.examples
+```
+
+Their `.copier-answers.yml` record the release tag (`_commit: v{version}`) and the
+public repository (`_src_path`) rather than the machine and commit they were rendered
+on, so re-rendering changes them only when the template does.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m scaffold.examples [DEST]``: re-render the examples."""
+    parser = argparse.ArgumentParser(
+        prog="python -m scaffold.examples",
+        description="Re-render the example projects and their index README.",
+    )
+    parser.add_argument(
+        "dest",
+        nargs="?",
+        metavar="DEST",
+        help="the examples folder (default: examples/ of this checkout)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        projects = render_examples(args.dest)
+    except ScaffoldError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    for project in projects:
+        print(f"rendered {project}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,95 @@
+"""examples/: rendered projects, committed, equal to a fresh render of the template.
+
+When the template changes, re-render them with ``python -m scaffold.examples``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from conftest import REPO_ROOT
+
+from scaffold import API_STYLES, TASKS, TRAINING_LOOPS, read_answers
+from scaffold.examples import EXAMPLES, SOURCE_URL, main, render_examples
+
+COMMITTED = REPO_ROOT / "examples"
+RERENDER = "python -m scaffold.examples"
+#: What using an example leaves behind (all ignored by its .gitignore).
+ARTIFACTS = {"__pycache__", ".pytest_cache", ".ruff_cache", "runs", "exports"}
+
+
+def example_files(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` by relative path, but for artifacts of use."""
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+        and not ARTIFACTS & set(path.relative_to(root).parts)
+        and not path.name.endswith((".pyc", ".egg-info"))
+        and not any(part.endswith(".egg-info") for part in path.parts)
+    }
+
+
+def test_examples_cover_every_choice():
+    assert {example.api_style for example in EXAMPLES} == set(API_STYLES)
+    assert {example.training_loop for example in EXAMPLES} == set(TRAINING_LOOPS)
+    assert {example.task for example in EXAMPLES} == set(TASKS)
+
+
+def test_committed_examples_equal_a_fresh_render(tmp_path):
+    render_examples(tmp_path / "examples")
+    fresh = example_files(tmp_path / "examples")
+    committed = example_files(COMMITTED) if COMMITTED.is_dir() else {}
+    missing = sorted(fresh.keys() - committed.keys())
+    extra = sorted(committed.keys() - fresh.keys())
+    differ = sorted(
+        name
+        for name in fresh.keys() & committed.keys()
+        if fresh[name] != committed[name]
+    )
+    problems = [
+        f"{label}: {', '.join(names[:8])}{' ...' if len(names) > 8 else ''}"
+        for label, names in (("missing", missing), ("extra", extra), ("differ", differ))
+        if names
+    ]
+    assert not problems, (
+        "examples/ is out of date with the template ("
+        + "; ".join(problems)
+        + f"). Re-render them with: {RERENDER}"
+    )
+
+
+def test_example_answers_record_the_release_not_the_machine():
+    questions = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    version = questions["template_version"]["default"]
+    for example in EXAMPLES:
+        answers = read_answers(COMMITTED / example.slug)
+        assert answers["_commit"] == f"v{version}"
+        assert answers["_src_path"] == SOURCE_URL
+        assert answers["_template_version"] == version
+        assert {key: answers[key] for key in example.answers()} == example.answers()
+
+
+def test_index_links_every_example():
+    index = (COMMITTED / "README.md").read_text(encoding="utf-8")
+    for example in EXAMPLES:
+        assert f"]({example.slug}/)" in index
+    assert RERENDER in index
+
+
+def test_rerender_replaces_examples_and_keeps_other_files(tmp_path, capsys):
+    dest = tmp_path / "examples"
+    (dest / "retired-example").mkdir(parents=True)
+    (dest / "retired-example" / ".copier-answers.yml").write_text("{}\n")
+    (dest / EXAMPLES[0].slug).mkdir()
+    (dest / EXAMPLES[0].slug / "left-over.txt").write_text("old\n")
+    (dest / "NOTES.txt").write_text("kept\n")
+
+    assert main([str(dest)]) == 0
+
+    assert sorted(path.name for path in dest.iterdir()) == sorted(
+        ["NOTES.txt", "README.md", *(example.slug for example in EXAMPLES)]
+    )
+    assert not (dest / EXAMPLES[0].slug / "left-over.txt").exists()
+    assert capsys.readouterr().out.count("rendered ") == len(EXAMPLES)
