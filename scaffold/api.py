@@ -176,8 +176,7 @@ def update_project(
     _check_known_questions(source or read_answers(dest).get("_src_path"), data)
     options: dict[str, Any] = {
         "data": data,
-        # Copier's command line turns ":current:" into its enum; its API does not.
-        "vcs_ref": copier.VcsRef.CURRENT if vcs_ref == ":current:" else vcs_ref,
+        "vcs_ref": _vcs_ref(vcs_ref),
         "defaults": defaults,
         # Copier refuses to update without it; git holds the previous state.
         "overwrite": True,
@@ -216,6 +215,14 @@ def read_answers(project: str | os.PathLike[str]) -> dict[str, Any]:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ScaffoldError(f"cannot read {path}: {_one_line(error)}") from error
+
+
+def _vcs_ref(vcs_ref: str | None) -> Any:
+    """Copier's enum for ``":current:"``, which its command line, not its API, maps."""
+    current = getattr(copier, "VcsRef", None)  # not in every Copier 9 release
+    if vcs_ref == ":current:" and current is not None:
+        return current.CURRENT
+    return vcs_ref
 
 
 def _collect_answers(

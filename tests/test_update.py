@@ -39,6 +39,7 @@ from conftest import (
 
 import scaffold
 from scaffold import Combination, read_answers, update_project
+from scaffold.cli import main as cli_main
 
 QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
 OLD_VERSION = QUESTIONS["template_version"]["default"]
@@ -295,8 +296,9 @@ def test_update_keeps_user_edits_and_brings_template_changes(
     expected[MODEL] = edit_model(expected[MODEL])  # both changes, merged
     expected[CONFIG] = user_config  # the user's, the template's change left out
     expected[USER_MODULE] = USER_MODULE_TEXT
-    assert sorted(snapshot(project)) == sorted(expected)
-    for name, text in snapshot(project).items():
+    updated = snapshot(project)
+    assert sorted(updated) == sorted(expected)
+    for name, text in updated.items():
         assert text == expected[name], f"{name} differs from the expected merge"
     assert (project / NEW_FILE).read_text() == NEW_FILE_TEXT
     answers = read_answers(project)
@@ -313,7 +315,7 @@ def test_update_of_unedited_project_equals_fresh_copy(
     assert read_answers(project)["_commit"] == OLD_TAG
     assert read_answers(project)["_template_version"] == OLD_VERSION
 
-    update_project(project, vcs_ref=template.new)
+    update_project(project)  # to the latest release tag, as `copier update` does
 
     # File for file the fresh copy, but for the files the user owns: the update
     # leaves them as generated, whatever the template's change to them.
@@ -366,15 +368,27 @@ def test_conflict_is_shown_and_nothing_of_the_user_is_lost(
 
 
 def check_answer_change(
-    project: Path, fresh: Render, template: Versions, old: Combination, **new: str
+    project: Path,
+    fresh: Render,
+    template: Versions,
+    old: Combination,
+    *,
+    cli: bool = False,
+    **new: str,
 ) -> None:
     """Update ``project`` to new answers at its version; check what changed.
 
     The files that differ between fresh copies for the old and the new answers
-    change, to the new copy's content; every other file stays as it was.
+    change, to the new copy's content; every other file stays as it was. With
+    ``cli``, through ``keras-scaffold update`` rather than the API.
     """
     before = snapshot(project)
-    update_project(project, vcs_ref=":current:", **new)
+    if cli:
+        flags = [f"--{key.replace('_', '-')}={value}" for key, value in new.items()]
+        command = ["update", str(project), *flags, "--vcs-ref=:current:", "--quiet"]
+        assert cli_main(command) == 0
+    else:
+        update_project(project, vcs_ref=":current:", **new)
 
     assert_merged_cleanly(project)
     old_copy = snapshot(fresh(template.old, old))
@@ -441,7 +455,7 @@ def test_update_changes_the_api_style(tmp_path, template, fresh):
     project = generate(tmp_path, template, old)
     edit_project(project, model=False)
 
-    check_answer_change(project, fresh, template, old, api_style="functional")
+    check_answer_change(project, fresh, template, old, cli=True, api_style="functional")
 
     assert "keras.Sequential" not in (project / MODEL).read_text()
 
