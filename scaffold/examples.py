@@ -164,8 +164,8 @@ def _index(version: str) -> str:
 
 Projects rendered from the keras-scaffold template (release {version}), committed so
 that what it generates can be read, diffed and reviewed without running it. Each is
-what `keras-scaffold new DIR --api-style S --training-loop L --task T` generates, with
-the project name, description and author shown in its `.copier-answers.yml`.
+what `copier copy` (or `keras-scaffold new`) generates for the answers recorded in its
+`.copier-answers.yml`.
 
 | example | api_style | training_loop | task | how the model is written; trained |
 |---|---|---|---|---|
