@@ -34,6 +34,8 @@ SETTINGS = {
     "seed": 7,
 }
 OVERRIDES = ["--epochs", str(EPOCHS), "--batch-size", str(BATCH_SIZE)]
+# The progress bar of the second epoch showing a step: the moment to kill.
+EPOCH_2_STEP = re.compile(rb"Epoch 2/\d+\n.*?\d+/\d+")
 
 
 def cli(*args) -> subprocess.CompletedProcess:
@@ -102,8 +104,11 @@ def killed_and_resumed(config_file, tmp_path_factory):
         try:
             # The first epoch's checkpoint is complete, and the second epoch
             # has taken steps: kill it there.
-            state = wait_for(lambda: list(output_dir.glob("*/checkpoints/checkpoint")))
-            wait_for(lambda: re.search(r"Epoch 2/.*\n.*\d+/\d+", log.read_text()))
+            state = wait_for(
+                process, lambda: list(output_dir.glob("*/checkpoints/checkpoint"))
+            )
+            wait_for(process, lambda: EPOCH_2_STEP.search(log.read_bytes()))
+            time.sleep(0.1)
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=60)
         finally:
@@ -129,12 +134,13 @@ def uninterrupted(config_file, tmp_path_factory) -> Path:
     return run_dir
 
 
-def wait_for(condition, timeout: float = 180.0):
-    """Poll until condition() is truthy; return its value."""
+def wait_for(process: subprocess.Popen, condition, timeout: float = 180.0):
+    """Poll until condition() is truthy while the process runs; return the value."""
     deadline = time.monotonic() + timeout
     while not (value := condition()):
+        assert process.poll() is None, "training ended before it could be killed"
         assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+        time.sleep(0.02)
     return value
 
 
