@@ -26,6 +26,8 @@ COVERING = (
     Combination("functional", "train_on_batch", "text"),
     Combination("subclassing", "custom", "image"),
 )
+#: As long as copier.yml's validator allows.
+LONGEST_PACKAGE_NAME = "a_deliberately_long_package_name_for_cix"
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
 
@@ -76,6 +78,16 @@ def test_renders_every_file_without_leftover_jinja(rendered, combination):
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: c.slug)
 def test_black_and_ruff_clean(rendered, combination):
     project = rendered(combination)
+    run([sys.executable, "-m", "black", "--check", "--quiet", "."], project)
+    run([sys.executable, "-m", "ruff", "check", "--quiet", "."], project)
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: c.slug)
+def test_black_and_ruff_clean_with_the_longest_package_name(tmp_path, combination):
+    """Line lengths depend on the package name: the longest one allowed still fits."""
+    project = copy_project(
+        tmp_path, **combination.answers(), package_name=LONGEST_PACKAGE_NAME
+    )
     run([sys.executable, "-m", "black", "--check", "--quiet", "."], project)
     run([sys.executable, "-m", "ruff", "check", "--quiet", "."], project)
 

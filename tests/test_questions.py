@@ -95,6 +95,7 @@ def test_validated_questions_are_the_free_text_ones():
         ("", "lowercase Python identifier"),
         ("_", "starting with a letter"),
         ("__future__", "starting with a letter"),
+        ("a" * 41, "at most 40 characters"),
         ("class", "keyword"),
         ("lambda", "keyword"),
         ("json", "shadow"),
