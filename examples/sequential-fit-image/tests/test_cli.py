@@ -1,24 +1,103 @@
-"""The command line, called in-process with argument lists."""
+"""The command line, called in-process with argument lists.
+
+Every refusal stops before any training, with one line on stderr that names
+what to fix.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
 
 from example_sequential_fit_image.cli import main
 
 
-def test_bad_setting_stops_before_training(capsys):
-    assert main(["train", "--learning-rate", "-1"]) == 1
-    assert "learning_rate must be a positive number" in capsys.readouterr().err
+def error_line(capsys) -> str:
+    """The one line the command wrote to stderr."""
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err.strip()
 
 
-def test_unknown_preset_names_the_choices(capsys):
-    assert main(["train", "--preset", "resnet9"]) == 1
-    assert "preset must be one of" in capsys.readouterr().err
+def write_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.zeros((16, 16), dtype="uint8")).save(path)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--learning-rate", "-1"], "learning_rate must be a positive number"),
+        (["--epochs", "0"], "epochs must be a positive integer"),
+        (["--preset", "resnet9"], "preset must be one of"),
+        (
+            ["--preset", "resnet18", "--image-size", "16"],
+            "image_size must be at least 32 for preset 'resnet18'",
+        ),
+        (["--data-dir", "no/such/directory"], "data_dir must be an existing"),
+        (["--config", "no/such/config.toml"], "cannot read config file"),
+    ],
+)
+def test_bad_setting_stops_before_training(capsys, tmp_path, flags, message):
+    output_dir = tmp_path / "runs"
+    assert main(["train", *flags, "--output-dir", str(output_dir)]) == 1
+    assert message in error_line(capsys)
+    assert not output_dir.exists()
+
+
+def test_empty_data_directory_is_refused(capsys, tmp_path):
+    output_dir = tmp_path / "runs"
+    (tmp_path / "data").mkdir()
+    argv = ["train", "--data-dir", str(tmp_path / "data")]
+    assert main([*argv, "--output-dir", str(output_dir)]) == 1
+    assert "at least two classes; found 0" in error_line(capsys)
+    assert not output_dir.exists()
+
+
+def test_single_class_is_refused(capsys, tmp_path):
+    output_dir = tmp_path / "runs"
+    write_file(tmp_path / "data" / "cats" / "a.png")
+    argv = ["train", "--data-dir", str(tmp_path / "data")]
+    assert main([*argv, "--output-dir", str(output_dir)]) == 1
+    assert "at least two classes; found 1: ['cats']" in error_line(capsys)
+    assert not output_dir.exists()
+
+
+def test_class_folders_without_images_are_refused(capsys, tmp_path):
+    for name in ("cats", "dogs"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    (tmp_path / "data" / "cats" / "notes.md").write_text("not data")
+    assert main(["train", "--data-dir", str(tmp_path / "data")]) == 1
+    assert "has no .png/.jpg/.jpeg/.gif/.bmp/.webp files" in error_line(capsys)
+
+
+def test_only_unreadable_files_in_one_class_is_refused(capsys, tmp_path):
+    write_file(tmp_path / "data" / "cats" / "a.png")
+    (tmp_path / "data" / "dogs").mkdir()
+    (tmp_path / "data" / "dogs" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    assert main(["train", "--data-dir", str(tmp_path / "data")]) == 1
+    assert "readable files in 1 of its classes" in error_line(capsys)
+
+
+def test_resume_needs_a_run_directory(capsys, tmp_path):
+    assert main(["train", "--resume", str(tmp_path)]) == 1
+    assert error_line(capsys) == (
+        f"error: no run to resume in {tmp_path} (it has no config.toml)"
+    )
+
+
+def test_resume_refuses_settings_that_change_the_model(capsys, tmp_path):
+    (tmp_path / "config.toml").write_text('preset = "small"\n', encoding="utf-8")
+    assert main(["train", "--resume", str(tmp_path), "--preset", "resnet18"]) == 1
+    assert "--preset cannot change when resuming" in error_line(capsys)
+    assert main(["train", "--resume", str(tmp_path), "--config", "x.toml"]) == 1
+    assert "drop --config" in error_line(capsys)
 
 
 def test_missing_model_is_one_line(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path / "missing.keras")]) == 1
-    assert (
-        capsys.readouterr().err.strip()
-        == f"error: no model file at {tmp_path / 'missing.keras'}"
-    )
+    assert error_line(capsys) == f"error: no model file at {tmp_path / 'missing.keras'}"
 
 
 def test_evaluate_predict_and_export_a_trained_model(trained_run, capsys, tmp_path):
@@ -26,13 +105,15 @@ def test_evaluate_predict_and_export_a_trained_model(trained_run, capsys, tmp_pa
     model = str(run_dir / "model.keras")
     assert main(["evaluate", model]) == 0
     assert "accuracy=" in capsys.readouterr().out
-    import numpy as np
-    from PIL import Image
-
     image = tmp_path / "digit.png"
-    Image.fromarray(np.zeros((16, 16), dtype="uint8")).save(image)
+    write_file(image)
     assert main(["predict", model, str(image)]) == 0
     name = capsys.readouterr().out.strip().split("\t")[1]
     assert name in [str(digit) for digit in range(10)]
+    (tmp_path / "notes.png").write_text("not an image")
+    assert main(["predict", model, str(tmp_path / "notes.png")]) == 1
+    assert "cannot read" in error_line(capsys)
+    assert main(["predict", model, str(tmp_path / "missing.png")]) == 1
+    assert "no image file at" in error_line(capsys)
     assert main(["export", model, str(tmp_path / "export")]) == 0
     assert "round-trip max difference" in capsys.readouterr().out

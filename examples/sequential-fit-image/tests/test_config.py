@@ -4,7 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from example_sequential_fit_image.config import Config, ConfigError, load_config
+from example_sequential_fit_image.config import (
+    Config,
+    ConfigError,
+    load_config,
+)
 
 DEFAULT_TOML = Path(__file__).parents[1] / "configs" / "default.toml"
 

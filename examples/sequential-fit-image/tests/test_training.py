@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from example_sequential_fit_image.config import ProjectError
+from example_sequential_fit_image.config import ProjectError, load_config
 from example_sequential_fit_image.saving import load_model
 from example_sequential_fit_image.training import HISTORY_KEYS, train
 
@@ -39,9 +39,22 @@ def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     run_dir = tmp_path / "run"
     first = train(dataclasses.replace(config, epochs=1), run_dir)
     assert len(first["loss"]) == 1
+    # As if killed after logging epoch 2 but before its checkpoint was saved.
+    extra_row = "1,9,9,9,9,9\n"
+    with (run_dir / "history.csv").open("a") as file:
+        file.write(extra_row)
     resumed = train(config, run_dir, resume=True)
     assert len(resumed["loss"]) == config.epochs
     assert resumed["loss"][0] == first["loss"][0]
+    assert extra_row not in (run_dir / "history.csv").read_text()
+    # Resuming with more epochs than first planned updates the run's settings.
+    assert load_config(run_dir / "config.toml") == config
+
+
+def test_resume_refuses_fewer_epochs_than_completed(trained_run, config):
+    run_dir, _ = trained_run
+    with pytest.raises(ProjectError, match="epochs must be at least 2"):
+        train(dataclasses.replace(config, epochs=1), run_dir, resume=True)
 
 
 def test_resume_without_a_checkpoint_is_an_error(config, tmp_path):

@@ -12,12 +12,18 @@ from .config import ResNetPreset
 
 
 def batch_norm(name):
-    """Batch normalization that settles fast: momentum 0.9, as in torchvision.
+    """Batch normalization that settles fast and agrees across replicas.
 
-    Keras' default momentum (0.99) needs hundreds of steps before its moving
-    statistics serve validation; small data sets have far fewer per epoch.
+    Momentum 0.9, as in torchvision: Keras' default (0.99) needs hundreds of
+    steps before its moving statistics serve validation; small data sets have
+    far fewer per epoch. Synchronized: under tf.distribute every replica
+    normalizes with the statistics of the whole global batch, so training on
+    several devices matches training on one, and the replicas' copies of the
+    moving statistics stay equal (unsynchronized, each writes its own).
     """
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, synchronized=True, name=name
+    )
 
 
 def basic_block(x, filters, stride=1, name="block"):

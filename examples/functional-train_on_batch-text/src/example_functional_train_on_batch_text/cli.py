@@ -1,4 +1,6 @@
-"""Command line: python -m example_functional_train_on_batch_text train | evaluate | predict | export.
+"""Command line: train, evaluate, predict and export.
+
+    python -m example_functional_train_on_batch_text COMMAND --help
 
 Settings are checked before TensorFlow is imported, so a bad value fails in
 a fraction of a second with one line naming the setting.
@@ -53,7 +55,7 @@ def train(args) -> int:
     except KeyboardInterrupt:
         print(
             "\nInterrupted. Continue from the last completed epoch with:\n"
-            f"  python -m example_functional_train_on_batch_text train --resume {run_dir}",
+            f"  python -m {__package__} train --resume {run_dir}",
             file=sys.stderr,
         )
         return 130
@@ -128,7 +130,8 @@ def export(args) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="example_functional_train_on_batch_text", description=__doc__.splitlines()[0]
+        prog="example_functional_train_on_batch_text",
+        description=__doc__.splitlines()[0],
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

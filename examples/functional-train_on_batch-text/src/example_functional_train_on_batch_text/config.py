@@ -4,7 +4,21 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+STRATEGIES = ("auto", "default")
+# Strategies that Keras 3.15 cannot run with train_on_batch, and why.
+UNAVAILABLE = {
+    "mirrored": (
+        "Keras 3.15 rebuilds a text model from every batch train_on_batch is "
+        "given (the lookup layer inside TextVectorization never reports itself "
+        "built), and per-replica batches have no shape to build from; a project "
+        "generated with the custom training loop trains text on several GPUs"
+    ),
+    "multi-worker": (
+        "Keras 3.15 fails under MultiWorkerMirroredStrategy "
+        "(keras-team/keras#20585); a project generated with the custom training "
+        "loop trains on several machines"
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +97,11 @@ class Config:
         _require(0 < self.validation_split < 1, "validation_split", "in (0, 1)")
         _require(0 <= self.dropout_rate < 1, "dropout_rate", "in [0, 1)")
         _require(self.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}")
+        if self.strategy in UNAVAILABLE:
+            raise ConfigError(
+                f"strategy {self.strategy!r} is not available with train_on_batch: "
+                + UNAVAILABLE[self.strategy]
+            )
         _require(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
         _require(self.seed >= 0, "seed", "a non-negative integer")
         minimum = PRESETS[self.preset].downsampling

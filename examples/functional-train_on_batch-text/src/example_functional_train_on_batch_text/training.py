@@ -57,11 +57,8 @@ def train(
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(
-        checkpoint,
-        distribute.worker_dir(strategy, run_dir / "checkpoints"),
-        max_to_keep=2,
+        checkpoint, run_dir / "checkpoints", max_to_keep=2
     )
-    chief = distribute.is_chief(strategy)
     if resume:
         if manager.latest_checkpoint is None:
             raise ProjectError(
@@ -75,14 +72,13 @@ def train(
                 f"completed; got {config.epochs}"
             )
         print(f"Resuming {run_dir} after epoch {completed} of {config.epochs}")
-        if chief:
-            _write_text(run_dir / "config.toml", config.to_toml())
-            _truncate_history(run_dir, completed)
-    elif chief:
+        _write_text(run_dir / "config.toml", config.to_toml())
+        _truncate_history(run_dir, completed)
+    else:
         _write_run_files(model, config, data, run_dir)
 
     def end_epoch(completed: int) -> None:
-        """Checkpoint after `completed` epochs; every worker must take part.
+        """Checkpoint after `completed` epochs.
 
         Called after the epoch is logged: a kill between the two leaves a
         history row that resuming drops and repeats, never a missing one.
@@ -93,13 +89,10 @@ def train(
         epoch.assign(completed)
         manager.save(checkpoint_number=completed)
 
-    train_loop(
-        model, optimizer, data, config, strategy, int(epoch.numpy()), end_epoch, run_dir
-    )
+    train_loop(model, optimizer, data, config, int(epoch.numpy()), end_epoch, run_dir)
     history = read_history(run_dir)
-    if chief:
-        saving.save_model(model, run_dir / "model.keras")
-        plot_history(history, run_dir / "training_curves.png")
+    saving.save_model(model, run_dir / "model.keras")
+    plot_history(history, run_dir / "training_curves.png")
     return history
 
 
@@ -115,7 +108,6 @@ def train_loop(
     optimizer,
     data: Datasets,
     config: Config,
-    strategy,
     initial_epoch,
     end_epoch,
     run_dir,
@@ -127,20 +119,14 @@ def train_loop(
         optimizer: Its optimizer, built in the same scope.
         data: The training and validation pipelines.
         config: Reads epochs and the learning-rate schedule.
-        strategy: The tf.distribute strategy the model was built under.
         initial_epoch: Epochs already done (non-zero when resuming).
         end_epoch: Called with the number of completed epochs to checkpoint.
         run_dir: Where the CSV history and TensorBoard events go.
     """
-    chief = distribute.is_chief(strategy)
-    writers = (
-        {
-            split: tf.summary.create_file_writer(str(run_dir / "logs" / split))
-            for split in ("train", "validation")
-        }
-        if chief
-        else {}
-    )
+    writers = {
+        split: tf.summary.create_file_writer(str(run_dir / "logs" / split))
+        for split in ("train", "validation")
+    }
     steps = data.train.cardinality().numpy()
     for index in range(initial_epoch, config.epochs):
         optimizer.learning_rate = step_decay(index, config)
@@ -154,14 +140,12 @@ def train_loop(
         train_logs = totals.means()
         totals = _Totals()
         for inputs, labels in data.validation:
-            totals.add(
-                model.test_on_batch(inputs, labels, return_dict=True), len(labels)
-            )
+            logs = model.test_on_batch(inputs, labels, return_dict=True)
+            totals.add(logs, len(labels))
         val_logs = {f"val_{key}": value for key, value in totals.means().items()}
         logs = {**train_logs, **val_logs, "learning_rate": step_decay(index, config)}
         progress.update(steps, values=list(logs.items()), finalize=True)
-        if chief:
-            _log_epoch(run_dir, writers, index, logs)
+        _log_epoch(run_dir, writers, index, logs)
         end_epoch(index + 1)
 
 

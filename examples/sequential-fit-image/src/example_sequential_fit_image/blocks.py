@@ -10,14 +10,22 @@ of channels; the model decides which, since it knows both shapes.
 import keras
 from keras import layers, ops
 
+from .layers import PACKAGE
+
 
 def batch_norm(name):
-    """Batch normalization that settles fast: momentum 0.9, as in torchvision.
+    """Batch normalization that settles fast and agrees across replicas.
 
-    Keras' default momentum (0.99) needs hundreds of steps before its moving
-    statistics serve validation; small data sets have far fewer per epoch.
+    Momentum 0.9, as in torchvision: Keras' default (0.99) needs hundreds of
+    steps before its moving statistics serve validation; small data sets have
+    far fewer per epoch. Synchronized: under tf.distribute every replica
+    normalizes with the statistics of the whole global batch, so training on
+    several devices matches training on one, and the replicas' copies of the
+    moving statistics stay equal (unsynchronized, each writes its own).
     """
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, synchronized=True, name=name
+    )
 
 
 class ResidualBlock(layers.Layer):
@@ -104,7 +112,7 @@ class ResidualBlock(layers.Layer):
         }
 
 
-@keras.saving.register_keras_serializable(package="example_sequential_fit_image")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class BasicBlock(ResidualBlock):
     """Two 3-wide convolutions; the block of ResNet-18 and -34."""
 
@@ -112,7 +120,7 @@ class BasicBlock(ResidualBlock):
         return [(3, self.filters, self.strides), (3, self.filters, 1)]
 
 
-@keras.saving.register_keras_serializable(package="example_sequential_fit_image")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class BottleneckBlock(ResidualBlock):
     """1-wide, 3-wide and 1-wide convolutions; ResNet-50's block.
 

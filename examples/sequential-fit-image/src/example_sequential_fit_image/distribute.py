@@ -1,13 +1,14 @@
-"""Where training runs: one device, several GPUs, or several machines.
+"""Where training runs: one device, or every GPU of this machine.
 
 Everything goes through `tf.distribute`: the model, optimizer and metrics are
-made inside `strategy.scope()`, and each training loop feeds the strategy
-batches of the global batch size, which it splits across replicas.
-"""
+made inside `strategy.scope()`, and the training loop feeds the strategy
+batches of the global batch size (the config's `batch_size`), which it splits
+across the replicas.
 
-import os
-import tempfile
-from pathlib import Path
+There is no multi-worker strategy here: under MultiWorkerMirroredStrategy,
+Keras 3.15 cannot run `model.fit` (keras-team/keras#20585). A project
+generated with the custom training loop trains on several machines.
+"""
 
 import tensorflow as tf
 
@@ -16,14 +17,12 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """Create the strategy named in the config.
 
     Args:
-        name: "auto" (mirrored over every GPU when there are two or more, else
-            the default), "default" (one device), "mirrored" (every local GPU,
-            or the CPU), or "multi-worker" (a cluster described by TF_CONFIG,
-            or by SLURM's variables when TF_CONFIG is unset).
+        name: "auto" (mirrored when two or more GPUs are visible, else the
+            default), "default" (one device), or "mirrored" (every GPU of this
+            machine; without GPUs, every logical CPU device).
 
     Returns:
-        The strategy. Create it before any other TensorFlow work: a
-        multi-worker strategy must be set up before the runtime starts.
+        The strategy.
     """
     if name == "auto":
         name = (
@@ -31,40 +30,17 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         )
     if name == "default":
         return tf.distribute.get_strategy()
-    if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if "TF_CONFIG" not in os.environ and "SLURM_JOB_ID" in os.environ:
-        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver()
-    else:
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
-    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the run's files (the only one, or worker 0)."""
-    resolver = getattr(strategy.extended, "_cluster_resolver", None)
-    if resolver is None or not resolver.task_type:
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    if has_chief:
-        return resolver.task_type == "chief"
-    return resolver.task_type == "worker" and resolver.task_id == 0
-
-
-def worker_dir(strategy: tf.distribute.Strategy, directory: Path) -> Path:
-    """`directory` on the chief; a scratch directory on the other workers.
-
-    Every worker must take part in saving a checkpoint, but only the chief's
-    copy is kept.
-    """
-    if is_chief(strategy):
-        return directory
-    resolver = strategy.extended._cluster_resolver
-    return Path(tempfile.gettempdir()) / f"worker-{resolver.task_id}" / directory.name
+    devices = tf.config.list_logical_devices("GPU")
+    devices = devices or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
 
 
 def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
-    """Split each global batch across the replicas, sharding by data."""
+    """Split each global batch across the replicas.
+
+    The auto-shard policy is explicit: DATA, sharding by batch element, since
+    the pipelines start from in-memory arrays rather than files.
+    """
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA

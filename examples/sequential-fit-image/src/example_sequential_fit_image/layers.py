@@ -3,15 +3,18 @@
 Each layer takes its settings in `__init__` and passes `**kwargs` on, makes its
 weights in `build()` once the input shape is known, computes in `call()`, and
 returns its settings from `get_config()` so that a saved model can be rebuilt.
-Registering the class names it "example_sequential_fit_image>ClassName" in saved files, which
-is how `keras.saving.load_model` finds it again.
+Registering the class under PACKAGE names it "PACKAGE>ClassName" in saved files,
+which is how `keras.saving.load_model` finds it again.
 """
 
 import keras
 from keras import ops
 
+# The prefix of this project's registered names; renaming it breaks saved models.
+PACKAGE = "example_sequential_fit_image"
 
-@keras.saving.register_keras_serializable(package="example_sequential_fit_image")
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class Linear(keras.layers.Layer):
     """A fully connected layer: `activation(inputs @ kernel + bias)`.
 

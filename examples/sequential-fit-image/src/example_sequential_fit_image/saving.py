@@ -1,6 +1,7 @@
 """Saving and loading: the native .keras file, weights, and a SavedModel export.
 
-Keras finds custom classes by their registered names ("example_sequential_fit_image>Linear").
+Keras finds custom classes by their registered names, such as
+"example_sequential_fit_image>Linear".
 Importing this module registers them all; CUSTOM_OBJECTS passes them explicitly
 too, for code that loads a model without importing this package's modules.
 """

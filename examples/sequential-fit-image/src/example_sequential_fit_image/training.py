@@ -57,11 +57,8 @@ def train(
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     manager = tf.train.CheckpointManager(
-        checkpoint,
-        distribute.worker_dir(strategy, run_dir / "checkpoints"),
-        max_to_keep=2,
+        checkpoint, run_dir / "checkpoints", max_to_keep=2
     )
-    chief = distribute.is_chief(strategy)
     if resume:
         if manager.latest_checkpoint is None:
             raise ProjectError(
@@ -75,14 +72,13 @@ def train(
                 f"completed; got {config.epochs}"
             )
         print(f"Resuming {run_dir} after epoch {completed} of {config.epochs}")
-        if chief:
-            _write_text(run_dir / "config.toml", config.to_toml())
-            _truncate_history(run_dir, completed)
-    elif chief:
+        _write_text(run_dir / "config.toml", config.to_toml())
+        _truncate_history(run_dir, completed)
+    else:
         _write_run_files(model, config, data, run_dir)
 
     def end_epoch(completed: int) -> None:
-        """Checkpoint after `completed` epochs; every worker must take part.
+        """Checkpoint after `completed` epochs.
 
         Called after the epoch is logged: a kill between the two leaves a
         history row that resuming drops and repeats, never a missing one.
@@ -95,20 +91,15 @@ def train(
 
     callbacks = [
         keras.callbacks.LearningRateScheduler(lambda index: step_decay(index, config)),
-    ]
-    if chief:
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                run_dir / "best.keras", monitor="val_accuracy", save_best_only=True
-            ),
-            keras.callbacks.TensorBoard(log_dir=run_dir / "logs"),
-            keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
-        ]
-    callbacks.append(
+        keras.callbacks.ModelCheckpoint(
+            run_dir / "best.keras", monitor="val_accuracy", save_best_only=True
+        ),
+        keras.callbacks.TensorBoard(log_dir=run_dir / "logs"),
+        keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
         keras.callbacks.LambdaCallback(
             on_epoch_end=lambda index, logs: end_epoch(index + 1)
-        )
-    )
+        ),
+    ]
     model.fit(
         distribute.distribute(strategy, data.train),
         validation_data=distribute.distribute(strategy, data.validation),
@@ -118,9 +109,8 @@ def train(
         shuffle=False,  # data.train reshuffles itself every epoch
     )
     history = read_history(run_dir)
-    if chief:
-        saving.save_model(model, run_dir / "model.keras")
-        plot_history(history, run_dir / "training_curves.png")
+    saving.save_model(model, run_dir / "model.keras")
+    plot_history(history, run_dir / "training_curves.png")
     return history
 
 

@@ -141,10 +141,12 @@ def read_image(path: Path, config: Config):
 
 
 def _decodes(paths: list[str]) -> list[bool]:
-    """Whether each file decodes as an image (decoded in parallel)."""
+    """Whether each file decodes as load_image decodes it (in parallel)."""
 
     def decode(index, path):
-        image = tf.io.decode_image(tf.io.read_file(path), expand_animations=False)
+        image = tf.io.decode_image(
+            tf.io.read_file(path), channels=3, expand_animations=False
+        )
         return index, tf.shape(image)
 
     readable = (

@@ -9,10 +9,10 @@ from keras import layers
 
 from . import blocks
 from .config import PRESETS, Config
-from .layers import Linear
+from .layers import PACKAGE, Linear
 
 
-@keras.saving.register_keras_serializable(package="example_subclassing_custom_image")
+@keras.saving.register_keras_serializable(package=PACKAGE)
 class ResNetClassifier(keras.Model):
     """A ResNet image classifier.
 

@@ -7,6 +7,7 @@ the global batch, the gradients, the update, and the metrics. Change any of it
 
 import csv
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -52,18 +53,20 @@ def train(
         optimizer.build(model.trainable_variables)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
+    chief = distribute.is_chief(strategy)
     manager = tf.train.CheckpointManager(
         checkpoint,
-        distribute.worker_dir(strategy, run_dir / "checkpoints"),
+        distribute.checkpoint_dir(strategy, run_dir / "checkpoints"),
         max_to_keep=2,
     )
-    chief = distribute.is_chief(strategy)
     if resume:
-        if manager.latest_checkpoint is None:
+        # Every worker resumes from the chief's checkpoints.
+        latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
+        if latest is None:
             raise ProjectError(
                 f"no checkpoint to resume from in {run_dir / 'checkpoints'}"
             )
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+        checkpoint.restore(latest).assert_existing_objects_matched()
         completed = int(epoch.numpy())
         if config.epochs < completed:
             raise ProjectError(
@@ -88,6 +91,8 @@ def train(
         """
         epoch.assign(completed)
         manager.save(checkpoint_number=completed)
+        if not chief:
+            shutil.rmtree(manager.directory)
 
     train_loop(
         model, optimizer, data, config, strategy, int(epoch.numpy()), end_epoch, run_dir
@@ -166,17 +171,19 @@ def train_loop(
         metrics["val_loss"].update_state(loss_fn(labels, probabilities))
         metrics["val_accuracy"].update_state(labels, probabilities)
 
-    @tf.function
-    def distributed_train_step(batch):
-        strategy.run(train_step, args=batch)
-
-    @tf.function
-    def distributed_validation_step(batch):
-        strategy.run(validation_step, args=batch)
-
     steps = data.train.cardinality().numpy()
     train_batches = distribute.distribute(strategy, data.train)
     validation_batches = distribute.distribute(strategy, data.validation)
+
+    # One trace serves every batch, the last partial one included.
+    @tf.function(input_signature=[train_batches.element_spec])
+    def distributed_train_step(batch):
+        strategy.run(train_step, args=batch)
+
+    @tf.function(input_signature=[validation_batches.element_spec])
+    def distributed_validation_step(batch):
+        strategy.run(validation_step, args=batch)
+
     for index in range(initial_epoch, config.epochs):
         optimizer.learning_rate = step_decay(index, config)
         print(f"Epoch {index + 1}/{config.epochs}")

@@ -1,0 +1,67 @@
+"""Your own data: class folders, unreadable files skipped and listed, the split."""
+
+import dataclasses
+
+import pytest
+
+from example_functional_train_on_batch_text.config import Config
+from example_functional_train_on_batch_text.data import (
+    DataError,
+    load_datasets,
+    read_directory,
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    """Two classes of .txt files, one file that is not UTF-8, and stray files."""
+    for name, words in (("music", "guitar song drum"), ("sports", "goal team race")):
+        (tmp_path / name).mkdir()
+        for index in range(5):
+            (tmp_path / name / f"{index}.txt").write_text(f"the {words} {index}")
+    (tmp_path / "music" / "latin1.txt").write_bytes(b"caf\xe9")
+    (tmp_path / "music" / "notes.md").write_text("a stray file")
+    (tmp_path / "sports" / ".DS_Store").write_bytes(b"\0")
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    return tmp_path
+
+
+def test_class_folders_are_the_classes_and_bad_files_are_listed(data_dir):
+    inputs, labels, class_names, skipped = read_directory(data_dir)
+    assert class_names == ["music", "sports"]
+    assert len(inputs) == len(labels) == 10
+    assert sorted(labels.tolist()) == [0] * 5 + [1] * 5
+    assert sorted(path.name for path in skipped) == [
+        "latin1.txt",
+        "notes.md",
+    ]
+
+
+def test_split_is_fixed_by_the_seed(data_dir):
+    config = Config(data_dir=str(data_dir), validation_split=0.2, batch_size=4)
+
+    def validation_inputs(seed):
+        data = load_datasets(dataclasses.replace(config, seed=seed))
+        return [inputs.numpy().tolist() for inputs, _ in data.validation]
+
+    assert validation_inputs(1) == validation_inputs(1)
+    assert validation_inputs(1) != validation_inputs(2)
+
+
+def test_pipelines_know_their_length(data_dir):
+    data = load_datasets(Config(data_dir=str(data_dir), batch_size=4))
+    # 10 files, 2 held out for validation: 8 to train on, in 2 batches.
+    assert int(data.train.cardinality()) == 2
+    assert int(data.validation.cardinality()) == 1
+
+
+def test_vocabulary_comes_from_the_training_split(data_dir):
+    data = load_datasets(Config(data_dir=str(data_dir), batch_size=4))
+    assert data.vocabulary[:2] == ["", "[UNK]"]
+    assert "the" in data.vocabulary
+
+
+def test_too_few_files_for_the_split_is_refused(data_dir):
+    config = Config(data_dir=str(data_dir), validation_split=0.96)
+    with pytest.raises(DataError, match="too few to hold out"):
+        load_datasets(config)
