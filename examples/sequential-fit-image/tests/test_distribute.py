@@ -46,10 +46,9 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * devices
 )
 
-from example_sequential_fit_image import training
+from example_sequential_fit_image import distribute, training
 from example_sequential_fit_image.config import load_config
 from example_sequential_fit_image.data import load_datasets
-from example_sequential_fit_image.distribute import distribute, make_strategy
 
 models = []
 build_model = training.build_model
@@ -62,9 +61,9 @@ def build_and_keep(*args, **kwargs):
 
 training.build_model = build_and_keep
 config = load_config(strategy="mirrored", **json.loads(settings))
-strategy = make_strategy("mirrored")
+strategy = distribute.make_strategy("mirrored")
 data = load_datasets(config)
-_, labels = next(iter(distribute(strategy, data.train)))
+_, labels = next(iter(distribute.distribute(strategy, data.train)))
 shares = [len(share) for share in strategy.experimental_local_results(labels)]
 history = training.train(config, run_dir)
 (run_dir / "results.json").write_text(json.dumps({"shares": shares, **history}))

@@ -53,10 +53,9 @@ tf.config.set_logical_device_configuration(
     cpu, [tf.config.LogicalDeviceConfiguration()] * devices
 )
 
-from example_subclassing_custom_image import training
+from example_subclassing_custom_image import distribute, training
 from example_subclassing_custom_image.config import load_config
 from example_subclassing_custom_image.data import load_datasets
-from example_subclassing_custom_image.distribute import distribute, make_strategy
 
 models = []
 build_model = training.build_model
@@ -69,9 +68,9 @@ def build_and_keep(*args, **kwargs):
 
 training.build_model = build_and_keep
 config = load_config(strategy="mirrored", **json.loads(settings))
-strategy = make_strategy("mirrored")
+strategy = distribute.make_strategy("mirrored")
 data = load_datasets(config)
-_, labels = next(iter(distribute(strategy, data.train)))
+_, labels = next(iter(distribute.distribute(strategy, data.train)))
 shares = [len(share) for share in strategy.experimental_local_results(labels)]
 history = training.train(config, run_dir)
 (run_dir / "results.json").write_text(json.dumps({"shares": shares, **history}))
@@ -235,17 +234,17 @@ class Cluster:
                 "TMPDIR": str(scratch),
             }
             weights = self.directory / f"{name}-weights{index}.npz"
-            log = (self.directory / f"{name}-worker{index}.log").open("w")
             command = [sys.executable, "-c", WORKER, weights, "train", *arguments]
-            self.processes.append(
-                subprocess.Popen(
-                    [str(part) for part in command],
-                    cwd=self.directory,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
+            with (self.directory / f"{name}-worker{index}.log").open("w") as log:
+                self.processes.append(
+                    subprocess.Popen(
+                        [str(part) for part in command],
+                        cwd=self.directory,
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
                 )
-            )
 
     def wait(self, timeout: float) -> list[int]:
         """Wait for both workers to exit; return their exit codes."""
@@ -278,9 +277,8 @@ def two_workers(tmp_path_factory):
     try:
         cluster.start("first", [*settings, "--output-dir", "runs"])
         chief_pids = [cluster.processes[0].pid]
-        first_checkpoint = directory / "runs"
         deadline = time.monotonic() + 240
-        while not list(first_checkpoint.glob("*/checkpoints/ckpt-1.index")):
+        while not list(directory.glob("runs/*/checkpoints/ckpt-1.index")):
             assert time.monotonic() < deadline, cluster.log("first", 0)[-3000:]
             exits = [process.poll() for process in cluster.processes]
             assert exits == [None, None], cluster.log("first", 0)[-3000:]
@@ -323,7 +321,7 @@ def test_two_workers_end_with_identical_weights(two_workers):
 
 @pytest.mark.slow
 def test_only_the_chief_writes(two_workers):
-    run_dir, _, chief_pids, _ = two_workers
+    run_dir, _, chief_pids, cluster = two_workers
     directory = run_dir.parents[1]
     assert [path.name for path in (directory / "runs").iterdir()] == [run_dir.name]
     events = list((run_dir / "logs").rglob("events.out.tfevents.*"))
@@ -332,3 +330,4 @@ def test_only_the_chief_writes(two_workers):
     assert writers <= set(chief_pids)
     # Worker 1 deletes its own copy of each checkpoint once it is written.
     assert not list((directory / "resumed-scratch1").glob("checkpoints-*"))
+    assert "Not the chief" in cluster.log("resumed", 1)

@@ -54,6 +54,8 @@ def train(
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
     chief = distribute.is_chief(strategy)
+    if not chief:
+        print("Not the chief: the chief alone writes the run directory and model")
     manager = tf.train.CheckpointManager(
         checkpoint,
         distribute.checkpoint_dir(strategy, run_dir / "checkpoints"),
