@@ -199,8 +199,3 @@ def test_choice_defaults(resolve_answers, question, default):
     assert QUESTIONS[question]["default"] == default
     assert answers[question] == default
 
-
-@pytest.mark.parametrize("task", ["image", "text"])
-def test_is_image_computed_from_task(resolve_answers, task):
-    answers = resolve_answers(task=task)
-    assert answers["is_image"] is (task == "image")
