@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from example_functional_train_on_batch_text import training
 from example_functional_train_on_batch_text.cli import main
 
 
@@ -91,6 +92,33 @@ def test_resume_refuses_settings_that_change_the_model(capsys, tmp_path):
     assert "--preset cannot change when resuming" in error_line(capsys)
     assert main(["train", "--resume", str(tmp_path), "--config", "x.toml"]) == 1
     assert "drop --config" in error_line(capsys)
+
+
+def test_a_value_of_the_wrong_type_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--epochs", "three"])
+    assert exit_.value.code == 2
+    assert "argument --epochs: invalid int value: 'three'" in error_line(capsys)
+
+
+@pytest.mark.parametrize("completed_an_epoch", [False, True])
+def test_ctrl_c_says_whether_the_run_can_resume(
+    capsys, monkeypatch, tmp_path, completed_an_epoch
+):
+    def interrupted_train(config, run_dir, *, resume):
+        if completed_an_epoch:
+            (run_dir / "checkpoints").mkdir(parents=True)
+            (run_dir / "checkpoints" / "checkpoint").write_text("")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted_train)
+    assert main(["train", "--output-dir", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    if completed_an_epoch:
+        (run_dir,) = tmp_path.iterdir()
+        assert f"train --resume {run_dir}" in err
+    else:
+        assert "No epoch was completed: there is nothing to resume." in err
 
 
 def test_missing_model_is_one_line(capsys, tmp_path):

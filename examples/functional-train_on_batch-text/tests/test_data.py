@@ -18,7 +18,8 @@ def data_dir(tmp_path):
     for name, words in (("music", "guitar song drum"), ("sports", "goal team race")):
         (tmp_path / name).mkdir()
         for index in range(5):
-            (tmp_path / name / f"{index}.txt").write_text(f"the {words} {index}")
+            # Every file has a word of its own, to tell the splits' words apart.
+            (tmp_path / name / f"{index}.txt").write_text(f"the {words} {name}{index}")
     (tmp_path / "music" / "latin1.txt").write_bytes(b"caf\xe9")
     (tmp_path / "music" / "notes.md").write_text("a stray file")
     (tmp_path / "sports" / ".DS_Store").write_bytes(b"\0")
@@ -58,7 +59,19 @@ def test_pipelines_know_their_length(data_dir):
 def test_vocabulary_comes_from_the_training_split(data_dir):
     data = load_datasets(Config(data_dir=str(data_dir), batch_size=4))
     assert data.vocabulary[:2] == ["", "[UNK]"]
-    assert "the" in data.vocabulary
+
+    def words(dataset) -> set[str]:
+        return {
+            word
+            for texts, _ in dataset
+            for text in texts.numpy()
+            for word in text.decode().split()
+        }
+
+    held_out = words(data.validation) - words(data.train)
+    assert held_out, "every file has a word of its own"
+    assert words(data.train) <= set(data.vocabulary)
+    assert held_out.isdisjoint(data.vocabulary)
 
 
 def test_too_few_files_for_the_split_is_refused(data_dir):

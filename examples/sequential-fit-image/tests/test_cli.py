@@ -4,13 +4,18 @@ Every refusal stops before any training, with one line on stderr that names
 what to fix.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from example_sequential_fit_image import training
 from example_sequential_fit_image.cli import main
+from example_sequential_fit_image.config import Config
+from example_sequential_fit_image.model import build_model
+from example_sequential_fit_image.saving import save_model
 
 
 def error_line(capsys) -> str:
@@ -95,6 +100,33 @@ def test_resume_refuses_settings_that_change_the_model(capsys, tmp_path):
     assert "drop --config" in error_line(capsys)
 
 
+def test_a_value_of_the_wrong_type_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--epochs", "three"])
+    assert exit_.value.code == 2
+    assert "argument --epochs: invalid int value: 'three'" in error_line(capsys)
+
+
+@pytest.mark.parametrize("completed_an_epoch", [False, True])
+def test_ctrl_c_says_whether_the_run_can_resume(
+    capsys, monkeypatch, tmp_path, completed_an_epoch
+):
+    def interrupted_train(config, run_dir, *, resume):
+        if completed_an_epoch:
+            (run_dir / "checkpoints").mkdir(parents=True)
+            (run_dir / "checkpoints" / "checkpoint").write_text("")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted_train)
+    assert main(["train", "--output-dir", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    if completed_an_epoch:
+        (run_dir,) = tmp_path.iterdir()
+        assert f"train --resume {run_dir}" in err
+    else:
+        assert "No epoch was completed: there is nothing to resume." in err
+
+
 def test_missing_model_is_one_line(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path / "missing.keras")]) == 1
     assert error_line(capsys) == f"error: no model file at {tmp_path / 'missing.keras'}"
@@ -116,4 +148,16 @@ def test_evaluate_predict_and_export_a_trained_model(trained_run, capsys, tmp_pa
     assert main(["predict", model, str(tmp_path / "missing.png")]) == 1
     assert "no image file at" in error_line(capsys)
     assert main(["export", model, str(tmp_path / "export")]) == 0
+    assert "round-trip max difference" in capsys.readouterr().out
+
+
+def test_predict_and_export_take_the_image_shape_from_the_model(capsys, tmp_path):
+    """A model file on its own (no run directory beside it), of another shape."""
+    config = dataclasses.replace(Config(), image_size=24, channels=3)
+    model = save_model(build_model(config, 3), tmp_path / "shared" / "model.keras")
+    image = tmp_path / "photo.jpg"
+    Image.fromarray(np.full((30, 40, 3), 200, dtype="uint8")).save(image)
+    assert main(["predict", str(model), str(image)]) == 0
+    assert capsys.readouterr().out.split("\t")[1] in ("0", "1", "2")
+    assert main(["export", str(model), str(tmp_path / "export")]) == 0
     assert "round-trip max difference" in capsys.readouterr().out

@@ -19,8 +19,8 @@ from example_sequential_fit_image.data import load_datasets
 from example_sequential_fit_image.saving import load_model
 
 SRC = Path(__file__).parents[1] / "src"
-# A short run without dropout: each replica draws its own dropout masks, which
-# no single-device run reproduces. Batch normalization is synchronized, so
+# A short run without dropout: a replica draws masks for its share of the batch
+# only, which no single-device run reproduces. Batch normalization is synchronized, so
 # every replica normalizes with the statistics of the whole global batch.
 SETTINGS = {"epochs": 2, "dropout_rate": 0.0}
 # Largest relative differences allowed between the training losses of one and

@@ -36,6 +36,7 @@ def test_registered_for_saving(layer):
 @pytest.mark.parametrize("layer", CUSTOM_LAYERS, ids=lambda layer: layer.name)
 def test_weights_made_in_build_and_shape_declared(layer):
     shape = INPUT_SHAPES[layer.name]
+    assert not layer.built and not layer.weights
     outputs = layer(np.random.default_rng(0).random(shape, dtype="float32"))
     assert layer.built and layer.weights
     assert tuple(outputs.shape) == tuple(layer.compute_output_shape(shape))

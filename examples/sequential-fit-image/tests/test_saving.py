@@ -70,10 +70,10 @@ def test_weights_round_trip(trained_run, config, sample, tmp_path):
     )
 
 
-def test_saved_model_export_matches(trained_run, config, sample, tmp_path):
+def test_saved_model_export_matches(trained_run, sample, tmp_path):
     run_dir, _ = trained_run
     model = load_model(run_dir / "model.keras")
-    exported = load_export(export_model(model, tmp_path / "export", config))
+    exported = load_export(export_model(model, tmp_path / "export"))
     np.testing.assert_allclose(
         exported.serve(sample).numpy(), model.predict(sample, verbose=0), atol=1e-5
     )

@@ -63,10 +63,9 @@ def test_pipelines_know_their_length(data_dir):
 
 @pytest.mark.parametrize("channels", [1, 3])
 @pytest.mark.parametrize("suffix", [".png", ".jpg", ".gif", ".bmp", ".PNG"])
-def test_every_format_loads_at_the_configured_size(data_dir, suffix, channels):
-    config = Config(image_size=20, channels=channels)
+def test_every_format_loads_at_the_given_size(data_dir, suffix, channels):
     path = next((data_dir / "dogs").glob(f"*{suffix}"))
-    image = load_image(str(path), config)
+    image = load_image(str(path), 20, channels)
     assert tuple(image.shape) == (20, 20, channels)
     assert image.dtype == tf.float32
     assert 0 <= float(tf.reduce_min(image)) <= float(tf.reduce_max(image)) <= 255

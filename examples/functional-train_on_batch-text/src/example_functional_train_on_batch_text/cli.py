@@ -25,6 +25,8 @@ RESUMABLE = (
     "lr_decay_factor",
     "strategy",
 )
+# The settings evaluate takes: which data, and how it is split and batched.
+DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +55,13 @@ def train(args) -> int:
     try:
         history = train_model(config, run_dir, resume=bool(args.resume))
     except KeyboardInterrupt:
-        print(
-            "\nInterrupted. Continue from the last completed epoch with:\n"
-            f"  python -m {__package__} train --resume {run_dir}",
-            file=sys.stderr,
-        )
+        if (run_dir / "checkpoints" / "checkpoint").is_file():
+            hint = "Continue from the last completed epoch with:\n" + (
+                f"  python -m {__package__} train --resume {run_dir}"
+            )
+        else:
+            hint = "No epoch was completed: there is nothing to resume."
+        print(f"\nInterrupted. {hint}", file=sys.stderr)
         return 130
     final = {key: values[-1] for key, values in history.items() if values}
     print(
@@ -128,12 +132,21 @@ def export(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that reports a bad command line in one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="example_functional_train_on_batch_text",
         description=__doc__.splitlines()[0],
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     command = commands.add_parser("train", help="train a model")
     command.add_argument(
@@ -147,7 +160,7 @@ def _parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("evaluate", help="evaluate a saved model")
     command.add_argument("model", type=Path, help="a .keras file")
-    _add_overrides(command)
+    _add_overrides(command, DATA_SETTINGS)
     command.set_defaults(command=evaluate)
 
     command = commands.add_parser("predict", help="classify texts")
@@ -162,10 +175,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_overrides(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting (--batch-size for batch_size), overriding the config."""
+def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
+    """One flag per setting (--batch-size for batch_size), overriding the config.
+
+    Args:
+        parser: The command's parser.
+        names: The settings to offer; all of them by default.
+    """
     group = parser.add_argument_group("settings (override the config file)")
     for field in dataclasses.fields(Config):
+        if names is not None and field.name not in names:
+            continue
         flag = "--" + field.name.replace("_", "-")
         group.add_argument(
             flag,

@@ -56,7 +56,8 @@ class Datasets:
         validation: (input, label) batches in a fixed order.
         class_names: The name of each label, by index.
         vocabulary: Tokens of the training texts, most frequent first.
-        skipped: Files of the data directory that could not be read.
+        skipped: Files of the data directory left out: unreadable, or not
+            .txt files.
     """
 
     train: tf.data.Dataset
@@ -100,7 +101,8 @@ def generate_corpus(seed: int, size: int = CORPUS_SIZE):
     """Sentences about four topics: topic words among common filler words.
 
     A third of each sentence's words come from its topic, and one word in
-    twenty from another topic, so the task is learnable but not trivial.
+    twenty from a topic drawn at random (another topic three times in four),
+    so the task is learnable but not trivial.
 
     Args:
         seed: Seed of the generator; the same seed gives the same corpus.

@@ -2,8 +2,9 @@
 
 Keras finds custom classes by their registered names, such as
 "example_functional_train_on_batch_text>Linear".
-Importing this module registers them all; CUSTOM_OBJECTS passes them explicitly
-too, for code that loads a model without importing this package's modules.
+Importing this module registers them all. CUSTOM_OBJECTS lists them by those
+names, for `keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)` and
+for readers who want to see what a saved model needs.
 """
 
 import os
@@ -93,7 +94,6 @@ def load_weights(model: keras.Model, path: str | Path) -> keras.Model:
 
 def export_model(model: keras.Model, directory: str | Path) -> Path:
     """Export a SavedModel for serving (TF Serving, TFLite, tf.saved_model.load).
-
     Its `serve` signature takes a batch of raw strings and returns class
     probabilities. Load it with load_export, never with keras.saving.load_model.
     """

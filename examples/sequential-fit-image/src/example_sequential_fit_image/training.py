@@ -27,8 +27,9 @@ def train(
 
     The run directory holds `config.toml` (the settings used), `summary.txt`,
     `class_names.json`, `checkpoints/` (model and optimizer after each epoch),
-    `logs/` (TensorBoard), `history.csv`, `training_curves.png` and, at the
-    end, `model.keras`.
+    `logs/` (TensorBoard), `history.csv`, `training_curves.png`, `best.keras`
+    (the epoch with the best validation accuracy) and, at the end,
+    `model.keras`.
 
     Args:
         config: The validated settings.
@@ -44,7 +45,7 @@ def train(
     tf.config.experimental.enable_op_determinism()
     data = load_datasets(config)
     for path in data.skipped:
-        print(f"Skipped unreadable file: {path}")
+        print(f"Skipped file (unreadable or not an image): {path}")
     with strategy.scope():
         model = build_model(config, len(data.class_names))
         optimizer = keras.optimizers.Adam(config.learning_rate)
@@ -92,7 +93,13 @@ def train(
     callbacks = [
         keras.callbacks.LearningRateScheduler(lambda index: step_decay(index, config)),
         keras.callbacks.ModelCheckpoint(
-            run_dir / "best.keras", monitor="val_accuracy", save_best_only=True
+            run_dir / "best.keras",
+            monitor="val_accuracy",
+            save_best_only=True,
+            # A resumed run keeps best.keras until an epoch beats the epochs before.
+            initial_value_threshold=max(
+                read_history(run_dir)["val_accuracy"], default=None
+            ),
         ),
         keras.callbacks.TensorBoard(log_dir=run_dir / "logs"),
         keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),

@@ -4,7 +4,7 @@ Each block makes its sublayers in `__init__`, builds them explicitly in
 `build()` (so a saved model restores every weight), and returns its settings
 from `get_config()`. A projection shortcut (a strided 1-wide convolution)
 replaces the identity whenever the block changes the resolution or the number
-of channels; the model decides which, since it knows both shapes.
+of channels: residual_blocks() decides which, since it knows both shapes.
 """
 
 import keras

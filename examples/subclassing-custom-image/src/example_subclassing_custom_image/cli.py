@@ -25,6 +25,8 @@ RESUMABLE = (
     "lr_decay_factor",
     "strategy",
 )
+# The settings evaluate takes: which data, and how it is split and batched.
+DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +55,13 @@ def train(args) -> int:
     try:
         history = train_model(config, run_dir, resume=bool(args.resume))
     except KeyboardInterrupt:
-        print(
-            "\nInterrupted. Continue from the last completed epoch with:\n"
-            f"  python -m {__package__} train --resume {run_dir}",
-            file=sys.stderr,
-        )
+        if (run_dir / "checkpoints" / "checkpoint").is_file():
+            hint = "Continue from the last completed epoch with:\n" + (
+                f"  python -m {__package__} train --resume {run_dir}"
+            )
+        else:
+            hint = "No epoch was completed: there is nothing to resume."
+        print(f"\nInterrupted. {hint}", file=sys.stderr)
         return 130
     final = {key: values[-1] for key, values in history.items() if values}
     print(
@@ -94,12 +98,12 @@ def predict(args) -> int:
     import tensorflow as tf
 
     from .data import read_image
-    from .saving import load_model
+    from .saving import image_shape, load_model
 
     model = load_model(args.model, compile=False)
     class_names = _class_names(args.model)
-    config = _model_config(args.model, {})
-    images = tf.stack([read_image(path, config) for path in args.inputs])
+    size, _, channels = image_shape(model)
+    images = tf.stack([read_image(path, size, channels) for path in args.inputs])
     probabilities = model.predict(images, verbose=0)
     for source, row in zip(args.inputs, probabilities, strict=True):
         best = int(np.argmax(row))
@@ -113,13 +117,11 @@ def export(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from .saving import export_model, load_export, load_model
+    from .saving import export_model, image_shape, load_export, load_model
 
     model = load_model(args.model, compile=False)
-    config = _model_config(args.model, {})
-    export_model(model, args.directory, config)
-    shape = (2, config.image_size, config.image_size, config.channels)
-    sample = tf.random.uniform(shape, maxval=255.0, seed=0)
+    export_model(model, args.directory)
+    sample = tf.random.uniform((2, *image_shape(model)), maxval=255.0, seed=0)
     exported = load_export(args.directory)
     difference = np.max(np.abs(exported.serve(sample) - model(sample)))
     if difference > 1e-5:
@@ -133,12 +135,21 @@ def export(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser that reports a bad command line in one line."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="example_subclassing_custom_image",
         description=__doc__.splitlines()[0],
     )
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     command = commands.add_parser("train", help="train a model")
     command.add_argument(
@@ -152,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("evaluate", help="evaluate a saved model")
     command.add_argument("model", type=Path, help="a .keras file")
-    _add_overrides(command)
+    _add_overrides(command, DATA_SETTINGS)
     command.set_defaults(command=evaluate)
 
     command = commands.add_parser("predict", help="classify image files")
@@ -167,10 +178,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_overrides(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting (--batch-size for batch_size), overriding the config."""
+def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
+    """One flag per setting (--batch-size for batch_size), overriding the config.
+
+    Args:
+        parser: The command's parser.
+        names: The settings to offer; all of them by default.
+    """
     group = parser.add_argument_group("settings (override the config file)")
     for field in dataclasses.fields(Config):
+        if names is not None and field.name not in names:
+            continue
         flag = "--" + field.name.replace("_", "-")
         group.add_argument(
             flag,

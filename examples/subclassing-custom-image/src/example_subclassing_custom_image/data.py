@@ -30,7 +30,8 @@ class Datasets:
         train: Shuffled (input, label) batches.
         validation: (input, label) batches in a fixed order.
         class_names: The name of each label, by index.
-        skipped: Files of the data directory that could not be read.
+        skipped: Files of the data directory left out: unreadable, or not
+            images.
     """
 
     train: tf.data.Dataset
@@ -108,12 +109,13 @@ def read_directory(directory: Path):
     return np.array(paths), np.array(labels, dtype="int32"), class_names, skipped
 
 
-def load_image(path, config: Config):
+def load_image(path, image_size: int, channels: int):
     """Read, decode and resize one image file; pixels stay in 0-255.
 
     Args:
-        path: A string tensor or a path.
-        config: Reads image_size and channels.
+        path: The file's name: a string or a string tensor.
+        image_size: The side of the square it is resized to.
+        channels: 1 (grayscale) or 3 (RGB).
 
     Returns:
         A float32 tensor of shape (image_size, image_size, channels).
@@ -122,11 +124,11 @@ def load_image(path, config: Config):
     image = tf.io.decode_image(
         tf.io.read_file(path), channels=3, expand_animations=False
     )
-    image = tf.image.resize(image, (config.image_size, config.image_size))
-    return tf.image.rgb_to_grayscale(image) if config.channels == 1 else image
+    image = tf.image.resize(image, (image_size, image_size))
+    return tf.image.rgb_to_grayscale(image) if channels == 1 else image
 
 
-def read_image(path: Path, config: Config):
+def read_image(path: Path, image_size: int, channels: int):
     """load_image for a file named on the command line, with a clear error.
 
     Raises:
@@ -135,7 +137,7 @@ def read_image(path: Path, config: Config):
     if not Path(path).is_file():
         raise DataError(f"no image file at {path}")
     try:
-        return load_image(str(path), config)
+        return load_image(str(path), image_size, channels)
     except tf.errors.InvalidArgumentError as error:
         raise DataError(f"cannot read {path} as an image") from error
 
@@ -227,7 +229,10 @@ def _pipeline(inputs, labels, config: Config, *, shuffle: bool) -> tf.data.Datas
         )
     if config.data_dir:
         dataset = dataset.map(
-            lambda path, label: (load_image(path, config), label),
+            lambda path, label: (
+                load_image(path, config.image_size, config.channels),
+                label,
+            ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     else:

@@ -2,8 +2,9 @@
 
 Keras finds custom classes by their registered names, such as
 "example_subclassing_custom_image>Linear".
-Importing this module registers them all; CUSTOM_OBJECTS passes them explicitly
-too, for code that loads a model without importing this package's modules.
+Importing this module registers them all. CUSTOM_OBJECTS lists them by those
+names, for `keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)` and
+for readers who want to see what a saved model needs.
 """
 
 import os
@@ -14,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from .blocks import BasicBlock, BottleneckBlock
-from .config import Config, ProjectError
+from .config import ProjectError
 from .layers import Linear
 from .model import ResNetClassifier
 
@@ -95,15 +96,19 @@ def load_weights(model: keras.Model, path: str | Path) -> keras.Model:
     return model
 
 
-def export_model(model: keras.Model, directory: str | Path, config: Config) -> Path:
-    """Export a SavedModel for serving (TF Serving, TFLite, tf.saved_model.load).
+def image_shape(model: keras.Model) -> tuple[int, int, int]:
+    """The (image_size, image_size, channels) of the images a model takes."""
+    # A subclassed model has no Input layer; it records the shape it was built for.
+    return tuple(model.get_build_config()["input_shape"][1:])
 
+
+def export_model(model: keras.Model, directory: str | Path) -> Path:
+    """Export a SavedModel for serving (TF Serving, TFLite, tf.saved_model.load).
     Its `serve` signature takes a batch of raw images (pixels 0-255, of the
-    config's image_size and channels) and returns class probabilities. Load it
-    with load_export, never with keras.saving.load_model.
+    model's image_shape) and returns class probabilities. Load it with
+    load_export, never with keras.saving.load_model.
     """
-    shape = (None, config.image_size, config.image_size, config.channels)
-    signature = [tf.TensorSpec(shape, tf.float32, name="image")]
+    signature = [tf.TensorSpec((None, *image_shape(model)), tf.float32, name="image")]
     model.export(
         str(directory),
         format="tf_saved_model",

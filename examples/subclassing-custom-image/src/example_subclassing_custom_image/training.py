@@ -29,8 +29,8 @@ def train(
 
     The run directory holds `config.toml` (the settings used), `summary.txt`,
     `class_names.json`, `checkpoints/` (model and optimizer after each epoch),
-    `logs/` (TensorBoard), `history.csv`, `training_curves.png` and, at the
-    end, `model.keras`.
+    `logs/` (TensorBoard), `history.csv`, `training_curves.png` and, at the end,
+    `model.keras`.
 
     Args:
         config: The validated settings.
@@ -46,7 +46,7 @@ def train(
     tf.config.experimental.enable_op_determinism()
     data = load_datasets(config)
     for path in data.skipped:
-        print(f"Skipped unreadable file: {path}")
+        print(f"Skipped file (unreadable or not an image): {path}")
     with strategy.scope():
         model = build_model(config, len(data.class_names))
         optimizer = keras.optimizers.Adam(config.learning_rate)
