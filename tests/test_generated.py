@@ -26,8 +26,12 @@ COVERING = (
     Combination("functional", "train_on_batch", "text"),
     Combination("subclassing", "custom", "image"),
 )
-#: As long as copier.yml's validator allows.
-LONGEST_PACKAGE_NAME = "a_deliberately_long_package_name_for_cix"
+#: Answers at the edge of what copier.yml's validators allow.
+EDGE_ANSWERS = {
+    "package_name": "a_deliberately_long_package_name_for_cix",  # 40 characters
+    "project_name": 'The "Edge" Net: ' + "x" * 64,  # 80 characters
+    "description": 'Classifies "digits", it\'s said, ' + "and more words " * 12 + '"',
+}
 JINJA_LEFTOVER = re.compile(r"\{\{|\}\}|\{%|%\}|\{#|#\}")
 
 
@@ -83,11 +87,10 @@ def test_black_and_ruff_clean(rendered, combination):
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: c.slug)
-def test_black_and_ruff_clean_with_the_longest_package_name(tmp_path, combination):
-    """Line lengths depend on the package name: the longest one allowed still fits."""
-    project = copy_project(
-        tmp_path, **combination.answers(), package_name=LONGEST_PACKAGE_NAME
-    )
+def test_black_and_ruff_clean_with_edge_answers(tmp_path, combination):
+    """The longest names allowed, and quotes, still give clean, importable code."""
+    project = copy_project(tmp_path, **combination.answers(), **EDGE_ANSWERS)
+    run([sys.executable, "-m", "compileall", "-q", "src", "tests"], project)
     run([sys.executable, "-m", "black", "--check", "--quiet", "."], project)
     run([sys.executable, "-m", "ruff", "check", "--quiet", "."], project)
 

@@ -79,7 +79,7 @@ def test_validated_questions_are_the_free_text_ones():
         if isinstance(spec, dict) and "validator" in spec
     }
     # A new validator needs its cases below.
-    assert validated == {"project_name", "package_name", "author_name"}
+    assert validated == {"project_name", "package_name", "author_name", "description"}
 
 
 # ------------------------------------------------------------------ package_name
@@ -158,6 +158,23 @@ def test_author_name_must_not_be_empty(assert_rejected, author_name):
     assert_rejected("author_name", "empty", author_name=author_name)
 
 
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ("a" * 81, "at most 80 characters"),
+        ("Two\nlines", "one line"),
+        ("C:\\x", "one line"),
+    ],
+)
+def test_project_name_rejected(assert_rejected, answer, reason):
+    assert_rejected("project_name", reason, project_name=answer)
+
+
+@pytest.mark.parametrize("answer", ['Say """hi"""', "Two\nlines", "a \\d+ regex"])
+def test_description_rejected(assert_rejected, answer):
+    assert_rejected("description", "one line without", description=answer)
+
+
 def test_description_may_be_empty(resolve_answers):
     assert resolve_answers(description="")["description"] == ""
 
@@ -198,4 +215,3 @@ def test_choice_defaults(resolve_answers, question, default):
     answers = resolve_answers(omit=(question,))
     assert QUESTIONS[question]["default"] == default
     assert answers[question] == default
-

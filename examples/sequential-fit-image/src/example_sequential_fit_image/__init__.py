@@ -1,3 +1,6 @@
-"""Example Sequential Fit Image: keras-scaffold example: sequential API, fit loop, image classification"""
+"""Example Sequential Fit Image.
+
+keras-scaffold example: sequential API, fit loop, image classification
+"""
 
 __version__ = "0.1.0"
