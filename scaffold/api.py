@@ -219,10 +219,7 @@ def read_answers(project: str | os.PathLike[str]) -> dict[str, Any]:
 
 def _vcs_ref(vcs_ref: str | None) -> Any:
     """Copier's enum for ``":current:"``, which its command line, not its API, maps."""
-    current = getattr(copier, "VcsRef", None)  # not in every Copier 9 release
-    if vcs_ref == ":current:" and current is not None:
-        return current.CURRENT
-    return vcs_ref
+    return copier.VcsRef.CURRENT if vcs_ref == ":current:" else vcs_ref
 
 
 def _collect_answers(

@@ -1,6 +1,7 @@
 """The ``keras-scaffold`` command: flags mapped onto the library API.
 
 keras-scaffold new DEST [--api-style S] [--training-loop L] [--task T] [--name N]
+                   [--package-name P] [--description D] [--author A]
 keras-scaffold update DEST [--api-style S] [--training-loop L] [--task T]
 keras-scaffold list
 """
@@ -101,6 +102,11 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_choice_flags(new)
     new.add_argument("--name", help="the project's name, as people read it")
     new.add_argument(
+        "--package-name", help="the Python package (default: derived from --name)"
+    )
+    new.add_argument("--description", help="a one-line description")
+    new.add_argument("--author", help="the author's name")
+    new.add_argument(
         "--force",
         action="store_true",
         help="render into a non-empty DEST, overwriting files the template has",
@@ -171,6 +177,15 @@ def _run_new(args: argparse.Namespace) -> int:
         training_loop=args.training_loop,
         task=args.task,
         project_name=args.name,
+        answers={
+            question: value
+            for question, value in (
+                ("package_name", args.package_name),
+                ("description", args.description),
+                ("author_name", args.author),
+            )
+            if value is not None
+        },
         vcs_ref=args.vcs_ref,
         defaults=all(choices) or not _stdin_is_terminal(),
         overwrite=args.force,

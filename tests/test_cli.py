@@ -148,6 +148,21 @@ def test_new_renders_a_project(tmp_path, capsys):
     assert (dest / "src" / "my_cool_net").is_dir()
 
 
+def test_new_sets_every_identity_answer(tmp_path, capsys):
+    dest = tmp_path / "net"
+    args = ["new", str(dest), *ALL_CHOICES, *WORKING_TREE, "-q"]
+    identity = ["--name", "Handwritten Digit Classifier For The Postal Service"]
+    identity += ["--package-name", "digits", "--description", "Reads zip codes"]
+    assert main([*args, *identity, "--author", "Ada"]) == 0, capsys.readouterr().err
+    answers = read_answers(dest)
+    assert (answers["package_name"], answers["description"]) == (
+        "digits",
+        "Reads zip codes",
+    )
+    assert answers["author_name"] == "Ada"
+    assert (dest / "src" / "digits").is_dir()
+
+
 def test_new_on_stub_template(tmp_path, capsys, stub_template):
     dest = tmp_path / "net"
     status = main(
@@ -211,13 +226,15 @@ def test_no_color_turns_red_off(tmp_path, monkeypatch):
 
 def test_new_maps_flags_onto_create_project(tmp_path, fake_create):
     args = ["new", str(tmp_path / "x"), *ALL_CHOICES, "--name", "X Net"]
-    assert main([*args, "--force", "--vcs-ref", "v1.2.0"]) == 0
+    identity = ["--package-name", "xnet", "--description", "D", "--author", "A"]
+    assert main([*args, *identity, "--force", "--vcs-ref", "v1.2.0"]) == 0
     (options,) = fake_create
     assert options == {
         "api_style": "sequential",
         "training_loop": "custom",
         "task": "text",
         "project_name": "X Net",
+        "answers": {"package_name": "xnet", "description": "D", "author_name": "A"},
         "vcs_ref": "v1.2.0",
         "defaults": True,
         "overwrite": True,
