@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 from conftest import (
@@ -20,6 +21,7 @@ from conftest import (
     git,
     render_project,
 )
+from copier._main import Worker
 
 import scaffold
 from scaffold import (
@@ -255,18 +257,29 @@ def test_unknown_vcs_ref_is_one_line_error(tmp_path, stub_template):
 
 
 @pytest.fixture
-def broken_template(stub_template):
-    """The stub template with a file that fails to render, after others have."""
-    (stub_template / "templates" / "project" / "zz_broken.txt.jinja").write_text(
-        "{{ project_name | no_such_filter }}\n"
-    )
-    commit_all(stub_template, "Break it")
+def broken_template(stub_template, monkeypatch):
+    """The stub template, failing to render its second file: after one is written.
+
+    Copier renders files in the order the file system lists them, so a broken
+    file in the template might come first; failing the second one is certain.
+    """
+    render_file = Worker._render_file
+    written = []
+
+    def fail_after_the_first_file(self, src_relpath, dst_relpath, *args, **kwargs):
+        if written:
+            raise jinja2.TemplateError(f"cannot render {src_relpath}")
+        render_file(self, src_relpath, dst_relpath, *args, **kwargs)
+        assert (Path(self.dst_path) / dst_relpath).is_file()
+        written.append(dst_relpath)
+
+    monkeypatch.setattr(Worker, "_render_file", fail_after_the_first_file)
     return stub_template
 
 
 def test_failed_render_removes_the_folders_it_created(tmp_path, broken_template):
     dest = tmp_path / "new" / "deeper" / "net"
-    with pytest.raises(ScaffoldError, match="no_such_filter"):
+    with pytest.raises(ScaffoldError, match="cannot render"):
         render_project(dest, template=broken_template)
     assert not (tmp_path / "new").exists()
 
@@ -284,9 +297,10 @@ def test_failed_render_keeps_a_pre_existing_folder(tmp_path, broken_template):
             vcs_ref="HEAD",
             overwrite=True,
         )
-    # What the render added is gone; what was there stays (README.md was
-    # rendered over before the failure: overwrite means what it says).
+    # What the render added is gone; what was there stays (a file the render
+    # wrote over before the failure keeps its new text: overwrite means that).
     assert files_under(dest) == ["README.md", "src/notes.txt"]
+    assert (dest / "src" / "notes.txt").read_text() == "mine"
 
 
 def test_failed_render_leaves_an_empty_folder_empty(tmp_path, broken_template):
