@@ -9,7 +9,13 @@ The library API, which the ``keras-scaffold`` command maps its flags onto::
 
 from __future__ import annotations
 
-from scaffold.api import ANSWERS_FILE, create_project, read_answers, update_project
+from scaffold.api import (
+    ANSWERS_FILE,
+    create_project,
+    find_conflicts,
+    read_answers,
+    update_project,
+)
 from scaffold.combinations import (
     API_STYLES,
     COMBINATIONS,
@@ -33,6 +39,7 @@ __all__ = [
     "ScaffoldError",
     "__version__",
     "create_project",
+    "find_conflicts",
     "read_answers",
     "update_project",
 ]

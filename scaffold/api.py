@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +24,13 @@ from scaffold.combinations import CHOICES, check_choice
 from scaffold.errors import ScaffoldError
 from scaffold.template import find_template_root
 
-__all__ = ["ANSWERS_FILE", "create_project", "read_answers", "update_project"]
+__all__ = [
+    "ANSWERS_FILE",
+    "create_project",
+    "find_conflicts",
+    "read_answers",
+    "update_project",
+]
 
 #: Where a rendered project records its answers (``_answers_file`` in copier.yml).
 ANSWERS_FILE = ".copier-answers.yml"
@@ -199,6 +206,32 @@ def update_project(
             raise
         raise ScaffoldError(_one_line(error)) from error
     return dest
+
+
+def find_conflicts(project: str | os.PathLike[str]) -> list[str]:
+    """The files an update could not merge, for the user to resolve by hand.
+
+    Args:
+        project: An updated project (a git repository).
+
+    Returns:
+        Sorted paths relative to the project: files with inline conflict markers
+        (git lists them as unmerged) and ``.rej`` files.
+    """
+    project = Path(project)
+    unmerged = subprocess.run(
+        ["git", "diff", "--name-only", "--diff-filter=U"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    rejected = [
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*.rej")
+        if ".git" not in path.relative_to(project).parts
+    ]
+    return sorted({*unmerged, *rejected})
 
 
 def read_answers(project: str | os.PathLike[str]) -> dict[str, Any]:

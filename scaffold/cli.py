@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
 from scaffold import __version__
-from scaffold.api import create_project, read_answers, update_project
+from scaffold.api import create_project, find_conflicts, read_answers, update_project
 from scaffold.combinations import API_STYLES, COMBINATIONS, TASKS, TRAINING_LOOPS
 from scaffold.errors import ScaffoldError
 
@@ -51,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments after the program name; ``sys.argv[1:]`` by default.
 
     Returns:
-        The exit status: 0 on success, 1 when the request fails, 2 for a bad
-        command line, 130 when interrupted.
+        The exit status: 0 on success, 1 when the request fails or an update
+        leaves files to merge by hand, 2 for a bad command line, 130 when
+        interrupted.
     """
     parser = _build_parser()
     try:
@@ -207,6 +208,15 @@ def _run_update(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         conflict=args.conflict,
     )
+    conflicts = find_conflicts(dest)
+    if conflicts:
+        print(f"updated {_describe(dest)}")
+        _print_error(
+            f"{len(conflicts)} file(s) did not merge: {', '.join(conflicts)}; "
+            "resolve them by hand (conflict markers, or the hunks of a .rej "
+            "file), then commit"
+        )
+        return EXIT_ERROR
     print(f"updated {_describe(dest)}; review the changes with git diff")
     return 0
 

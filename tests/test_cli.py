@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, commit_all, files_under
@@ -304,6 +305,24 @@ def test_update_refuses_uncommitted_changes(committed_project, capsys):
     (committed_project / "README.md").write_text("edited")
     assert main(["update", str(committed_project), "--task", "image"]) == 1
     assert "dirty" in one_line(capsys.readouterr().err)
+
+
+def test_update_that_leaves_conflicts_says_so_and_fails(
+    committed_project, capsys, monkeypatch
+):
+    def update_project(dest, **options):
+        (Path(dest) / "README.md.rej").write_text("@@ a hunk that did not apply\n")
+        return dest
+
+    monkeypatch.setattr("scaffold.cli.update_project", update_project)
+    capsys.readouterr()
+    assert main(["update", str(committed_project)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"updated {committed_project}")
+    assert one_line(captured.err) == (
+        "error: 1 file(s) did not merge: README.md.rej; resolve them by hand "
+        "(conflict markers, or the hunks of a .rej file), then commit"
+    )
 
 
 def test_update_refuses_a_folder_that_is_not_a_project(tmp_path, capsys):

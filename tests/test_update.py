@@ -38,7 +38,7 @@ from conftest import (
 )
 
 import scaffold
-from scaffold import Combination, read_answers, update_project
+from scaffold import Combination, find_conflicts, read_answers, update_project
 from scaffold.cli import main as cli_main
 
 QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
@@ -265,6 +265,7 @@ def assert_merged_cleanly(project: Path) -> None:
     ]
     assert not marked, f"conflict markers in {marked}"
     assert not git(project, "diff", "--name-only", "--diff-filter=U").strip()
+    assert find_conflicts(project) == []
 
 
 def changed_paths(project: Path) -> set[str]:
@@ -353,11 +354,13 @@ def test_conflict_is_shown_and_nothing_of_the_user_is_lost(
         unmerged = git(project, "diff", "--name-only", "--diff-filter=U")
         assert unmerged.split() == [README]
         assert not [name for name in after if name.endswith(".rej")]
+        assert find_conflicts(project) == [README]
     else:
         # The template's README, and the user's hunk beside it to apply by hand.
         assert after[README] == new[README]
         assert f"+{USER_README_LINE}\n" in after[f"{README}.rej"]
         assert f"-{OLD_README_LINE}\n" in after[f"{README}.rej"]
+        assert find_conflicts(project) == [f"{README}.rej"]
     # The user's other work merged as usual.
     assert after[MODEL] == edit_model(new[MODEL])
     assert after[CONFIG] == before[CONFIG]
