@@ -2,7 +2,9 @@
 
 import dataclasses
 
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from example_functional_train_on_batch_text.config import Config
 from example_functional_train_on_batch_text.data import (
@@ -57,8 +59,9 @@ def test_pipelines_know_their_length(data_dir):
 
 
 def test_vocabulary_comes_from_the_training_split(data_dir):
-    data = load_datasets(Config(data_dir=str(data_dir), batch_size=4))
-    assert data.vocabulary[:2] == ["", "[UNK]"]
+    data = load_datasets(Config(data_dir=str(data_dir), batch_size=4), vectorize=False)
+    vocabulary = data.vectorizer.get_vocabulary()
+    assert vocabulary[:2] == ["", "[UNK]"]
 
     def words(dataset) -> set[str]:
         return {
@@ -70,8 +73,19 @@ def test_vocabulary_comes_from_the_training_split(data_dir):
 
     held_out = words(data.validation) - words(data.train)
     assert held_out, "every file has a word of its own"
-    assert words(data.train) <= set(data.vocabulary)
-    assert held_out.isdisjoint(data.vocabulary)
+    assert words(data.train) <= set(vocabulary)
+    assert held_out.isdisjoint(vocabulary)
+
+
+def test_pipelines_give_the_token_ids_of_the_texts(data_dir):
+    config = Config(data_dir=str(data_dir), batch_size=4, sequence_length=8)
+    texts, labels = next(iter(load_datasets(config, vectorize=False).validation))
+    data = load_datasets(config)
+    tokens, same_labels = next(iter(data.validation))
+    assert tokens.dtype == tf.int64
+    assert tokens.shape == (len(texts), 8)
+    assert np.array_equal(tokens, data.vectorizer(texts))
+    assert np.array_equal(labels, same_labels)
 
 
 def test_too_few_files_for_the_split_is_refused(data_dir):

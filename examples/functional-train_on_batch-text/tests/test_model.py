@@ -7,23 +7,41 @@ import pytest
 import tensorflow as tf
 
 from example_functional_train_on_batch_text.config import Config
-from example_functional_train_on_batch_text.model import build_model
+from example_functional_train_on_batch_text.data import adapt_vectorizer
+from example_functional_train_on_batch_text.model import build_model, with_vectorizer
 
-VOCABULARY = ["", "[UNK]", "goal", "piano", "oven", "atom"]
 SAMPLES = ["goal piano", "oven atom atom", "an unknown word"]
 
 
+def token_ids(config: Config, count: int = 3) -> np.ndarray:
+    shape = (count, config.sequence_length)
+    return np.random.default_rng(0).integers(0, config.max_tokens, shape)
+
+
 def test_output_is_a_distribution_per_text():
-    model = build_model(Config(), 4, VOCABULARY)
+    config = Config()
+    model = with_vectorizer(build_model(config, 4), adapt_vectorizer(SAMPLES, config))
     probabilities = model.predict(tf.constant(SAMPLES), verbose=0)
     assert probabilities.shape == (3, 4)
     np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, rtol=1e-5)
 
 
+def test_model_on_text_is_the_classifier_on_token_ids():
+    config = Config()
+    classifier = build_model(config, 4)
+    vectorizer = adapt_vectorizer(SAMPLES, config)
+    texts = tf.constant(SAMPLES)
+    assert np.array_equal(
+        with_vectorizer(classifier, vectorizer).predict(texts, verbose=0),
+        classifier.predict(vectorizer(texts), verbose=0),
+    )
+
+
 def test_every_weight_exists_once_built():
-    model = build_model(Config(), 4, VOCABULARY)
+    config = Config()
+    model = build_model(config, 4)
     weights = [id(weight) for weight in model.weights]
-    model.predict(tf.constant(SAMPLES), verbose=0)
+    model.predict(token_ids(config), verbose=0)
     assert weights and [id(weight) for weight in model.weights] == weights
 
 
@@ -31,5 +49,5 @@ def test_every_weight_exists_once_built():
 @pytest.mark.parametrize("preset", ["resnet18", "resnet34", "resnet50"])
 def test_presets_build_and_predict(preset):
     config = dataclasses.replace(Config(), preset=preset, sequence_length=64)
-    model = build_model(config, 4, VOCABULARY)
-    assert model.predict(tf.constant(SAMPLES), verbose=0).shape == (3, 4)
+    model = build_model(config, 4)
+    assert model.predict(token_ids(config), verbose=0).shape == (3, 4)

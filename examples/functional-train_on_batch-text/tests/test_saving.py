@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from example_functional_train_on_batch_text.data import load_datasets
-from example_functional_train_on_batch_text.model import build_model
+from example_functional_train_on_batch_text.model import build_model, with_vectorizer
 from example_functional_train_on_batch_text.saving import (
     ModelFileError,
     export_model,
@@ -32,8 +32,8 @@ np.save(sys.argv[3], load_model(sys.argv[1]).predict(inputs, verbose=0))
 
 @pytest.fixture(scope="module")
 def sample(config):
-    """One validation batch of inputs, as a tensor."""
-    inputs, _ = next(iter(load_datasets(config).validation))
+    """One validation batch of texts, as a tensor."""
+    inputs, _ = next(iter(load_datasets(config, vectorize=False).validation))
     return inputs
 
 
@@ -64,7 +64,7 @@ def test_weights_round_trip(trained_run, config, sample, tmp_path):
     run_dir, _ = trained_run
     trained = load_model(run_dir / "model.keras")
     path = save_weights(trained, tmp_path / "model.weights.h5")
-    fresh = build_model(config, 4, trained.get_layer("vectorizer").get_vocabulary())
+    fresh = with_vectorizer(build_model(config, 4), trained.get_layer("vectorizer"))
     load_weights(fresh, path)
     assert np.array_equal(
         fresh.predict(sample, verbose=0), trained.predict(sample, verbose=0)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from example_sequential_fit_image.config import ProjectError, load_config
+from example_sequential_fit_image.data import load_datasets
 from example_sequential_fit_image.saving import load_model
 from example_sequential_fit_image.training import HISTORY_KEYS, train
 
@@ -49,6 +50,15 @@ def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     assert extra_row not in (run_dir / "history.csv").read_text()
     # Resuming with more epochs than first planned updates the run's settings.
     assert load_config(run_dir / "config.toml") == config
+
+
+def test_best_model_takes_what_the_final_model_takes(trained_run, config):
+    run_dir, _ = trained_run
+    data = load_datasets(config)
+    inputs, _ = next(iter(data.validation))
+    best = load_model(run_dir / "best.keras").predict(inputs, verbose=0)
+    final = load_model(run_dir / "model.keras").predict(inputs, verbose=0)
+    assert best.shape == final.shape == (len(inputs), 10)
 
 
 def test_resume_refuses_fewer_epochs_than_completed(trained_run, config):

@@ -85,9 +85,9 @@ def evaluate(args) -> int:
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    results = model.evaluate(
-        load_datasets(config).validation, return_dict=True, verbose=0
-    )
+    # The saved model takes texts and vectorizes them with its own vocabulary.
+    validation = load_datasets(config, vectorize=False).validation
+    results = model.evaluate(validation, return_dict=True, verbose=0)
     print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
     return 0
 

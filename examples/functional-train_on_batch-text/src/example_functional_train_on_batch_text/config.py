@@ -4,15 +4,9 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
-STRATEGIES = ("auto", "default")
+STRATEGIES = ("auto", "default", "mirrored")
 # Strategies that Keras 3.15 cannot run with train_on_batch, and why.
 UNAVAILABLE = {
-    "mirrored": (
-        "Keras 3.15 rebuilds a text model from every batch train_on_batch is "
-        "given (the lookup layer inside TextVectorization never reports itself "
-        "built), and per-replica batches have no shape to build from; a project "
-        "generated with the custom training loop trains text on several GPUs"
-    ),
     "multi-worker": (
         "Keras 3.15 fails under MultiWorkerMirroredStrategy "
         "(keras-team/keras#20585); a project generated with the custom training "

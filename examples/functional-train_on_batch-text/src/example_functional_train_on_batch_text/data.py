@@ -1,8 +1,10 @@
 """Input pipelines: the embedded default data, or a directory of your own.
 The default is a small generated corpus (four topics, a few thousand sentences)
 that needs no download. Your own data is a directory with one sub-folder per
-class of `.txt` files. Texts stay strings: the model vectorizes them itself,
-so a saved or exported model takes raw text.
+class of `.txt` files. The input pipelines turn texts into token ids with a
+`TextVectorization` layer adapted on the training split, on the CPU, so the
+model trains on numbers under any strategy; the saved model puts the same
+layer in front (model.with_vectorizer), so it takes raw text.
 """
 
 import dataclasses
@@ -55,7 +57,8 @@ class Datasets:
         train: Shuffled (input, label) batches.
         validation: (input, label) batches in a fixed order.
         class_names: The name of each label, by index.
-        vocabulary: Tokens of the training texts, most frequent first.
+        vectorizer: Turns texts into token ids; its vocabulary is the training
+            texts' most frequent tokens.
         skipped: Files of the data directory left out: unreadable, or not
             .txt files.
     """
@@ -63,16 +66,18 @@ class Datasets:
     train: tf.data.Dataset
     validation: tf.data.Dataset
     class_names: list[str]
-    vocabulary: list[str]
+    vectorizer: keras.layers.TextVectorization
     skipped: list[Path] = dataclasses.field(default_factory=list)
 
 
-def load_datasets(config: Config) -> Datasets:
+def load_datasets(config: Config, *, vectorize: bool = True) -> Datasets:
     """Load the configured data and split it into training and validation.
 
     Args:
         config: Reads data_dir, validation_split, batch_size, seed,
             max_tokens and sequence_length.
+        vectorize: Whether the inputs are token ids, which the classifier
+            trains on, or the texts, which a saved model takes.
 
     Returns:
         The pipelines, batched with config.batch_size and prefetched.
@@ -87,12 +92,13 @@ def load_datasets(config: Config) -> Datasets:
     else:
         inputs, labels, class_names = generate_corpus(config.seed)
     train, validation = _split(inputs, labels, config.validation_split, config.seed)
-    vocabulary = adapt_vocabulary(train[0], config)
+    vectorizer = adapt_vectorizer(train[0], config)
+    tokenize = vectorizer if vectorize else None
     return Datasets(
-        train=_pipeline(*train, config, shuffle=True),
-        validation=_pipeline(*validation, config, shuffle=False),
+        train=_pipeline(*train, config, shuffle=True, vectorizer=tokenize),
+        validation=_pipeline(*validation, config, shuffle=False, vectorizer=tokenize),
         class_names=class_names,
-        vocabulary=vocabulary,
+        vectorizer=vectorizer,
         skipped=skipped,
     )
 
@@ -155,21 +161,24 @@ def read_directory(directory: Path):
     return np.array(texts), np.array(labels, dtype="int32"), class_names, skipped
 
 
-def adapt_vocabulary(texts, config: Config) -> list[str]:
-    """The vocabulary of the training texts, as TextVectorization builds it.
+def adapt_vectorizer(texts, config: Config) -> keras.layers.TextVectorization:
+    """A TextVectorization layer that learned its vocabulary from `texts`.
 
     Args:
         texts: Training texts only, so validation words stay unknown.
         config: Reads max_tokens and sequence_length.
 
     Returns:
-        Tokens, most frequent first, padding and unknown token included.
+        The layer: it lowercases, strips punctuation, splits on whitespace, and
+        maps each text to sequence_length token ids (cut or padded with 0).
     """
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=config.max_tokens, output_sequence_length=config.sequence_length
+        max_tokens=config.max_tokens,
+        output_sequence_length=config.sequence_length,
+        name="vectorizer",
     )
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(256))
-    return vectorizer.get_vocabulary()
+    return vectorizer
 
 
 def _class_files(directory: Path, suffixes):
@@ -233,10 +242,20 @@ def _split(inputs, labels, validation_split: float, seed: int):
     return (inputs[train], labels[train]), (inputs[validation], labels[validation])
 
 
-def _pipeline(inputs, labels, config: Config, *, shuffle: bool) -> tf.data.Dataset:
+def _pipeline(
+    inputs, labels, config: Config, *, shuffle: bool, vectorizer=None
+) -> tf.data.Dataset:
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
     if shuffle:
         dataset = dataset.shuffle(
             len(labels), seed=config.seed, reshuffle_each_iteration=True
         )
+    dataset = dataset.batch(config.batch_size)
+    if vectorizer is not None:
+        # A batch of texts at a time: one call of the lookup per batch.
+        dataset = dataset.map(
+            lambda texts, label: (vectorizer(texts), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
     return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)

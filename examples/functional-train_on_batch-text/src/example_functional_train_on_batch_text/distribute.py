@@ -1,12 +1,13 @@
-"""Where training runs: one device.
+"""Where training runs: one device, or every GPU of this machine.
 
 Everything goes through `tf.distribute`: the model, optimizer and metrics are
-made inside `strategy.scope()`. Its only strategy here is the default one:
-Keras 3.15's `model.train_on_batch` cannot train a text model under MirroredStrategy
-(it rebuilds a text model from every batch, and per-replica batches have
-no shape to build from), nor under MultiWorkerMirroredStrategy
-(keras-team/keras#20585). A project generated with the custom training loop
-trains text on several GPUs and on several machines.
+made inside `strategy.scope()`, and the training loop feeds the strategy
+batches of the global batch size (the config's `batch_size`), which it splits
+across the replicas.
+
+There is no multi-worker strategy here: under MultiWorkerMirroredStrategy,
+Keras 3.15 cannot run `model.train_on_batch` (keras-team/keras#20585). A project
+generated with the custom training loop trains on several machines.
 """
 
 import tensorflow as tf
@@ -16,16 +17,32 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     """Create the strategy named in the config.
 
     Args:
-        name: "auto" or "default": one device. With several GPUs visible,
-            "auto" says that it uses one of them.
+        name: "auto" (mirrored when two or more GPUs are visible, else the
+            default), "default" (one device), or "mirrored" (every GPU of this
+            machine; without GPUs, every logical CPU device).
 
     Returns:
-        The default strategy.
+        The strategy.
     """
-    gpus = len(tf.config.list_logical_devices("GPU"))
-    if name == "auto" and gpus > 1:
-        print(
-            f"Training on one of {gpus} GPUs: Keras 3.15's model.train_on_batch cannot "
-            "train a text model under MirroredStrategy (see distribute.py)"
+    if name == "auto":
+        name = (
+            "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
         )
-    return tf.distribute.get_strategy()
+    if name == "default":
+        return tf.distribute.get_strategy()
+    devices = tf.config.list_logical_devices("GPU")
+    devices = devices or tf.config.list_logical_devices("CPU")
+    return tf.distribute.MirroredStrategy([device.name for device in devices])
+
+
+def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
+    """Split each global batch across the replicas.
+
+    The auto-shard policy is explicit: DATA, sharding by batch element, since
+    the pipelines start from in-memory arrays rather than files.
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
+    return strategy.experimental_distribute_dataset(dataset.with_options(options))

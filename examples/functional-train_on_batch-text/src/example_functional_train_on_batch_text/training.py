@@ -15,7 +15,7 @@ import tensorflow as tf
 from . import distribute, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
-from .model import build_model
+from .model import build_model, with_vectorizer
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
 
@@ -46,7 +46,7 @@ def train(
     for path in data.skipped:
         print(f"Skipped file (unreadable or not .txt): {path}")
     with strategy.scope():
-        model = build_model(config, len(data.class_names), data.vocabulary)
+        model = build_model(config, len(data.class_names))
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
         model.compile(
@@ -89,8 +89,12 @@ def train(
         epoch.assign(completed)
         manager.save(checkpoint_number=completed)
 
-    train_loop(model, optimizer, data, config, int(epoch.numpy()), end_epoch, run_dir)
+    train_loop(
+        model, optimizer, data, config, strategy, int(epoch.numpy()), end_epoch, run_dir
+    )
     history = read_history(run_dir)
+    # Saved with the vectorizer in front: the model takes texts, not token ids.
+    model = with_vectorizer(model, data.vectorizer)
     saving.save_model(model, run_dir / "model.keras")
     plot_history(history, run_dir / "training_curves.png")
     return history
@@ -108,6 +112,7 @@ def train_loop(
     optimizer,
     data: Datasets,
     config: Config,
+    strategy,
     initial_epoch,
     end_epoch,
     run_dir,
@@ -119,6 +124,7 @@ def train_loop(
         optimizer: Its optimizer, built in the same scope.
         data: The training and validation pipelines.
         config: Reads epochs and the learning-rate schedule.
+        strategy: The tf.distribute strategy the model was built under.
         initial_epoch: Epochs already done (non-zero when resuming).
         end_epoch: Called with the number of completed epochs to checkpoint.
         run_dir: Where the CSV history and TensorBoard events go.
@@ -127,21 +133,28 @@ def train_loop(
         split: tf.summary.create_file_writer(str(run_dir / "logs" / split))
         for split in ("train", "validation")
     }
+    # Keras builds the compiled loss and metrics on the first batch it is
+    # given, and cannot read shapes from the per-replica batches fed below:
+    # give it one ordinary batch first.
+    model.test_on_batch(*next(iter(data.validation)))
     steps = data.train.cardinality().numpy()
+    # Each replica gets its share of every global batch, not the whole batch.
+    train_batches = distribute.distribute(strategy, data.train)
+    validation_batches = distribute.distribute(strategy, data.validation)
     for index in range(initial_epoch, config.epochs):
         optimizer.learning_rate = step_decay(index, config)
         print(f"Epoch {index + 1}/{config.epochs}")
         progress = keras.utils.Progbar(steps, stateful_metrics=["loss", "accuracy"])
         totals = _Totals()
-        for step, (inputs, labels) in enumerate(data.train, start=1):
+        for step, (inputs, labels) in enumerate(train_batches, start=1):
             logs = model.train_on_batch(inputs, labels, return_dict=True)
-            totals.add(logs, len(labels))
+            totals.add(logs, _batch_size(strategy, labels))
             progress.update(step, values=list(totals.means().items()))
         train_logs = totals.means()
         totals = _Totals()
-        for inputs, labels in data.validation:
+        for inputs, labels in validation_batches:
             logs = model.test_on_batch(inputs, labels, return_dict=True)
-            totals.add(logs, len(labels))
+            totals.add(logs, _batch_size(strategy, labels))
         val_logs = {f"val_{key}": value for key, value in totals.means().items()}
         logs = {**train_logs, **val_logs, "learning_rate": step_decay(index, config)}
         progress.update(steps, values=list(logs.items()), finalize=True)
@@ -162,6 +175,11 @@ class _Totals:
 
     def means(self):
         return {key: total / self.count for key, total in self.sums.items()}
+
+
+def _batch_size(strategy, labels) -> int:
+    """The size of a global batch: the sum of its replicas' shares."""
+    return sum(len(share) for share in strategy.experimental_local_results(labels))
 
 
 def _log_epoch(run_dir: Path, writers, index: int, logs) -> None:

@@ -95,6 +95,7 @@ def train(
         keras.callbacks.ModelCheckpoint(
             run_dir / "best.keras",
             monitor="val_accuracy",
+            mode="max",
             save_best_only=True,
             # A resumed run keeps best.keras until an epoch beats the epochs before.
             initial_value_threshold=max(

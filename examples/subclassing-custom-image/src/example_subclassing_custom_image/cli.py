@@ -85,9 +85,8 @@ def evaluate(args) -> int:
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    results = model.evaluate(
-        load_datasets(config).validation, return_dict=True, verbose=0
-    )
+    validation = load_datasets(config).validation
+    results = model.evaluate(validation, return_dict=True, verbose=0)
     print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
     return 0
 
