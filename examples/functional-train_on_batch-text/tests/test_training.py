@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -49,6 +50,15 @@ def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     assert extra_row not in (run_dir / "history.csv").read_text()
     # Resuming with more epochs than first planned updates the run's settings.
     assert load_config(run_dir / "config.toml") == config
+
+
+def test_resuming_a_finished_run_restores_every_weight(trained_run, config, tmp_path):
+    """The checkpoint holds the whole model, batch-normalization statistics too."""
+    run_dir = shutil.copytree(trained_run[0], tmp_path / "run")
+    before = load_model(run_dir / "model.keras").get_weights()
+    train(config, run_dir, resume=True)
+    after = load_model(run_dir / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_resume_refuses_fewer_epochs_than_completed(trained_run, config):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -59,6 +60,15 @@ def test_best_model_takes_what_the_final_model_takes(trained_run, config):
     best = load_model(run_dir / "best.keras").predict(inputs, verbose=0)
     final = load_model(run_dir / "model.keras").predict(inputs, verbose=0)
     assert best.shape == final.shape == (len(inputs), 10)
+
+
+def test_resuming_a_finished_run_restores_every_weight(trained_run, config, tmp_path):
+    """The checkpoint holds the whole model, batch-normalization statistics too."""
+    run_dir = shutil.copytree(trained_run[0], tmp_path / "run")
+    before = load_model(run_dir / "model.keras").get_weights()
+    train(config, run_dir, resume=True)
+    after = load_model(run_dir / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_resume_refuses_fewer_epochs_than_completed(trained_run, config):

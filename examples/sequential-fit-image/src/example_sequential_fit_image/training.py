@@ -56,7 +56,12 @@ def train(
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
+    # The model's variables as a list: tf.train.Checkpoint does not follow the
+    # lists in which Keras keeps layers, so checkpointing `model` would leave out
+    # variables that no optimizer holds, such as batch-normalization statistics.
+    checkpoint = tf.train.Checkpoint(
+        weights=model.weights, optimizer=optimizer, epoch=epoch
+    )
     manager = tf.train.CheckpointManager(
         checkpoint, run_dir / "checkpoints", max_to_keep=2
     )

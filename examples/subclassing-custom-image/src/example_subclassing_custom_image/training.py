@@ -52,7 +52,12 @@ def train(
         optimizer = keras.optimizers.Adam(config.learning_rate)
         optimizer.build(model.trainable_variables)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, epoch=epoch)
+    # The model's variables as a list: tf.train.Checkpoint does not follow the
+    # lists in which Keras keeps layers, so checkpointing `model` would leave out
+    # variables that no optimizer holds, such as batch-normalization statistics.
+    checkpoint = tf.train.Checkpoint(
+        weights=model.weights, optimizer=optimizer, epoch=epoch
+    )
     chief = distribute.is_chief(strategy)
     if not chief:
         print("Not the chief: the chief alone writes the run directory and model")
