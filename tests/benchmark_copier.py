@@ -15,7 +15,6 @@ figures depend on the machine.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conftest import DEFAULT_ANSWERS, REPO_ROOT, commit_all
-from test_update import NEW_TAG, OLD_TAG, change_template
+from conftest import DEFAULT_ANSWERS, commit_all
+from test_update import NEW_FILE, make_versions
 
 
 def copier(*args: str | Path) -> float:
@@ -55,31 +54,26 @@ def main() -> int:
     }
     data = [arg for key, value in answers.items() for arg in ("-d", f"{key}={value}")]
     with tempfile.TemporaryDirectory() as tmp:
-        template = Path(tmp) / "keras-scaffold"
-        template.mkdir()
-        shutil.copy2(REPO_ROOT / "copier.yml", template / "copier.yml")
-        shutil.copytree(
-            REPO_ROOT / "templates",
-            template / "templates",
-            ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
-        )
-        commit_all(template, f"Release {OLD_TAG}", tag=OLD_TAG)
-        change_template(template)
-        commit_all(template, f"Release {NEW_TAG}", tag=NEW_TAG)
-
+        versions = make_versions(Path(tmp) / "keras-scaffold")
         copies, updates = [], []
         for run in range(args.runs):
             project = Path(tmp) / f"project-{run}"
             copies.append(
                 copier(
-                    "copy", "--defaults", "--vcs-ref", OLD_TAG, *data, template, project
+                    "copy",
+                    "--defaults",
+                    "--vcs-ref",
+                    versions.old,
+                    *data,
+                    versions.root,
+                    project,
                 )
             )
             commit_all(project, "Generate from the template")
             updates.append(
-                copier("update", "--defaults", "--vcs-ref", NEW_TAG, project)
+                copier("update", "--defaults", "--vcs-ref", versions.new, project)
             )
-            if not (project / ".editorconfig").is_file():
+            if not (project / NEW_FILE).is_file():
                 raise SystemExit(f"the update of {project} did not arrive")
             print(f"run {run + 1}: copy {copies[-1]:.2f} s, update {updates[-1]:.2f} s")
     combination = f"{args.api_style}-{args.training_loop}-{args.task}"

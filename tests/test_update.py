@@ -177,10 +177,11 @@ class Versions:
     new: str = NEW_TAG
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Versions:
-    """The checkout's template tagged OLD_TAG, and with ``change_template`` NEW_TAG."""
-    root = tmp_path_factory.mktemp("template") / "keras-scaffold"
+def make_versions(root: Path) -> Versions:
+    """Two template releases in a new git repository at ``root``.
+
+    The checkout's template is tagged OLD_TAG; with ``change_template``, NEW_TAG.
+    """
     root.mkdir()
     shutil.copy2(REPO_ROOT / "copier.yml", root / "copier.yml")
     shutil.copytree(
@@ -192,6 +193,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Versions:
     change_template(root)
     commit_all(root, f"Release {NEW_TAG}", tag=NEW_TAG)
     return Versions(root)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    """The template's two releases (see ``make_versions``)."""
+    return make_versions(tmp_path_factory.mktemp("template") / "keras-scaffold")
 
 
 Render = Callable[..., Path]
