@@ -24,6 +24,8 @@ RESUMABLE = (
     "lr_decay_epochs",
     "lr_decay_factor",
     "strategy",
+    "augment",
+    "cache",
 )
 # Trials of a search when --trials is not given.
 DEFAULT_TRIALS = 10

@@ -92,6 +92,7 @@ def train(
         replaces the `checkpoint` file that names the latest one, so a kill
         during a save leaves the previous checkpoint as the one to resume.
         """
+        data.report_skipped()
         epoch.assign(completed)
         manager.save(checkpoint_number=completed)
 
