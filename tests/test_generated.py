@@ -9,6 +9,7 @@ COVERING, which spans every API style, training loop and task.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -160,6 +161,12 @@ def test_stock_copier_cli_project_installs_and_passes(tmp_path):
 
 def _pytest(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
+
+
+def test_the_generated_export_tests_have_their_runtimes():
+    """Without the export extra the generated ONNX and LiteRT tests would skip."""
+    for module in ("tf2onnx", "onnxruntime", "ai_edge_litert"):
+        assert importlib.util.find_spec(module), f'{module}: pip install -e ".[test]"'
 
 
 def test_covering_set_spans_every_choice():

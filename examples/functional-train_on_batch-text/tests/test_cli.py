@@ -138,4 +138,4 @@ def test_evaluate_predict_and_export_a_trained_model(trained_run, capsys, tmp_pa
     assert len(lines) == 2
     assert lines[0].split("\t")[1] in ("cooking", "music", "science", "sports")
     assert main(["export", model, str(tmp_path / "export")]) == 0
-    assert "round-trip max difference" in capsys.readouterr().out
+    assert "max difference from the Keras model" in capsys.readouterr().out

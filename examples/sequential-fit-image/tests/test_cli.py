@@ -148,7 +148,7 @@ def test_evaluate_predict_and_export_a_trained_model(trained_run, capsys, tmp_pa
     assert main(["predict", model, str(tmp_path / "missing.png")]) == 1
     assert "no image file at" in error_line(capsys)
     assert main(["export", model, str(tmp_path / "export")]) == 0
-    assert "round-trip max difference" in capsys.readouterr().out
+    assert "max difference from the Keras model" in capsys.readouterr().out
 
 
 def test_predict_and_export_take_the_image_shape_from_the_model(capsys, tmp_path):
@@ -160,4 +160,4 @@ def test_predict_and_export_take_the_image_shape_from_the_model(capsys, tmp_path
     assert main(["predict", str(model), str(image)]) == 0
     assert capsys.readouterr().out.split("\t")[1] in ("0", "1", "2")
     assert main(["export", str(model), str(tmp_path / "export")]) == 0
-    assert "round-trip max difference" in capsys.readouterr().out
+    assert "max difference from the Keras model" in capsys.readouterr().out
