@@ -76,12 +76,12 @@ def make_loss(config: Config, **kwargs) -> keras.losses.Loss:
         **kwargs: Passed to the loss, such as `reduction=None`.
     """
     if config.label_smoothing:
-        return SmoothedSparseCrossentropy(config.label_smoothing, **kwargs)
+        return LabelSmoothingLoss(config.label_smoothing, **kwargs)
     return keras.losses.SparseCategoricalCrossentropy(**kwargs)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class SmoothedSparseCrossentropy(keras.losses.Loss):
+class LabelSmoothingLoss(keras.losses.Loss):
     """Cross-entropy of integer labels with label smoothing.
 
     Keras's SparseCategoricalCrossentropy has no label_smoothing: this loss
@@ -93,7 +93,7 @@ class SmoothedSparseCrossentropy(keras.losses.Loss):
         label_smoothing: In [0, 1); 0 is the plain cross-entropy.
     """
 
-    def __init__(self, label_smoothing, name="smoothed_sparse_crossentropy", **kwargs):
+    def __init__(self, label_smoothing, name="label_smoothing_loss", **kwargs):
         super().__init__(name=name, **kwargs)
         if not 0 <= label_smoothing < 1:
             raise ValueError(

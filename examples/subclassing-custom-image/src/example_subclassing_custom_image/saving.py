@@ -20,7 +20,7 @@ from .blocks import BasicBlock, BottleneckBlock
 from .config import ProjectError
 from .layers import Linear
 from .model import ResNetClassifier
-from .optim import SmoothedSparseCrossentropy
+from .optim import LabelSmoothingLoss
 
 CUSTOM_OBJECTS = {
     "example_subclassing_custom_image>Linear": Linear,
@@ -28,7 +28,7 @@ CUSTOM_OBJECTS = {
     "example_subclassing_custom_image>BottleneckBlock": BottleneckBlock,
     "example_subclassing_custom_image>ResNetClassifier": ResNetClassifier,
     # The loss a model trained with label_smoothing was compiled with.
-    "example_subclassing_custom_image>SmoothedSparseCrossentropy": SmoothedSparseCrossentropy,
+    "example_subclassing_custom_image>LabelSmoothingLoss": LabelSmoothingLoss,
 }
 
 
