@@ -13,6 +13,8 @@ UNAVAILABLE = {
         "loop trains on several machines"
     ),
 }
+# "auto" augments the training images of a data directory, not the embedded digits.
+AUGMENT = ("auto", "on", "off")
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("step", "cosine")
@@ -71,6 +73,8 @@ class Config:
     validation_split: float = 0.2
     image_size: int = 16
     channels: int = 1
+    augment: str = "auto"
+    cache: str = "none"
     # Model
     preset: str = "small"
     dropout_rate: float = 0.2
@@ -99,6 +103,10 @@ class Config:
         for name in ("epochs", "batch_size", "lr_decay_epochs"):
             _require(getattr(self, name) > 0, name, "a positive integer")
         _require(self.channels in (1, 3), "channels", "1 (grayscale) or 3 (RGB)")
+        _require(self.augment in AUGMENT, "augment", f"one of {AUGMENT}")
+        if self.cache not in ("none", "memory"):
+            directory = bool(self.cache) and not Path(self.cache).is_file()
+            _require(directory, "cache", '"none", "memory" or a directory')
         _require(self.learning_rate > 0, "learning_rate", "a positive number")
         _require(0 < self.lr_decay_factor <= 1, "lr_decay_factor", "in (0, 1]")
         _require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}")

@@ -65,7 +65,7 @@ def train(
             jit_compile=jit_compile,
             auto_scale_loss=False,  # make_optimizer has scaled it where needed
         )
-    book = Bookkeeping(model, optimizer, config, run_dir, strategy)
+    book = Bookkeeping(model, optimizer, config, run_dir, strategy, data)
     if resume:
         completed = book.restore()
         if config.epochs < completed:
@@ -119,10 +119,14 @@ class Bookkeeping:
         config: Reads early_stopping_patience.
         run_dir: The run directory.
         strategy: The tf.distribute strategy the model was built under.
+        data: The pipelines, which report the files they skipped in the epoch.
     """
 
-    def __init__(self, model, optimizer, config: Config, run_dir: Path, strategy):
+    def __init__(
+        self, model, optimizer, config: Config, run_dir: Path, strategy, data: Datasets
+    ):
         self.model, self.config, self.run_dir = model, config, run_dir
+        self.data = data
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
@@ -180,6 +184,7 @@ class Bookkeeping:
         Returns:
             True when early stopping ends the run here.
         """
+        self.data.report_skipped()
         self._log(index, logs)
         completed = index + 1
         if logs["val_accuracy"] > self.best_accuracy.numpy():

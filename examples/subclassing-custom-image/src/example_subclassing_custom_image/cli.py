@@ -31,6 +31,8 @@ RESUMABLE = (
     "jit_compile",
     "deterministic",
     "strategy",
+    "augment",
+    "cache",
 )
 # Trials of a search when --trials is not given.
 DEFAULT_TRIALS = 10

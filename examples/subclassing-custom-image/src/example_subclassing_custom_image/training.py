@@ -58,7 +58,7 @@ def train(
         model = build_model(config, len(data.class_names))
         optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-    book = Bookkeeping(model, optimizer, config, run_dir, strategy)
+    book = Bookkeeping(model, optimizer, config, run_dir, strategy, data)
     if resume:
         completed = book.restore()
         if config.epochs < completed:
@@ -102,10 +102,14 @@ class Bookkeeping:
         config: Reads early_stopping_patience.
         run_dir: The run directory.
         strategy: The tf.distribute strategy the model was built under.
+        data: The pipelines, which report the files they skipped in the epoch.
     """
 
-    def __init__(self, model, optimizer, config: Config, run_dir: Path, strategy):
+    def __init__(
+        self, model, optimizer, config: Config, run_dir: Path, strategy, data: Datasets
+    ):
         self.model, self.config, self.run_dir = model, config, run_dir
+        self.data = data
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
@@ -174,6 +178,7 @@ class Bookkeeping:
         Returns:
             True when early stopping ends the run here.
         """
+        self.data.report_skipped()
         if self.chief:
             self._log(index, logs)
         completed = index + 1
