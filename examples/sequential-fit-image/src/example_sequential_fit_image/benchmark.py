@@ -1,13 +1,13 @@
 """Benchmark: how fast this project trains here, and whether its input keeps up.
 
-    python -m example_sequential_fit_image benchmark [--steps N] [--warmup N] [--json] [SETTINGS]
+    python -m example_sequential_fit_image benchmark [--steps N] [--warmup N] [--json]
 
 It builds the configured model and input pipelines on this machine's devices
 as `train` does (strategy, precision, XLA) and runs the project's own training
 step for a few warm-up steps, which trace and compile it, then times more
 steps from a fresh pass over the training data. It then times the input
-pipeline alone over the same batches. Nothing is written. The step timed:
-`model.fit`.
+pipeline alone over the same batches. Nothing is written. It takes the
+settings `train` takes. The step timed: `model.fit`.
 """
 
 import os
