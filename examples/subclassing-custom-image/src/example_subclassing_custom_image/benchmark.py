@@ -1,6 +1,6 @@
 """Benchmark: how fast this project trains here, and whether its input keeps up.
 
-    python -m example_subclassing_custom_image benchmark [--steps N] [--warmup N] [--json]
+    python -m example_subclassing_custom_image benchmark [--steps N] [--json]
 
 It builds the configured model and input pipelines on this machine's devices
 as `train` does (strategy, precision, XLA) and runs the project's own training
