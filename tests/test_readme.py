@@ -24,6 +24,9 @@ from conftest import REPO_ROOT, fresh_environment
 FENCED_BASH = re.compile(r"^```bash\n(.*?)^```", re.MULTILINE | re.DOTALL)
 #: Set by .ci/run to the project README's first command made (its ../my-net).
 MADE_BY_CI = "KERAS_SCAFFOLD_README_PROJECT"
+_CACHES_AND_BUILDS = shutil.ignore_patterns(
+    "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info", "build"
+)
 
 
 def opening_commands() -> tuple[str, str]:
@@ -32,6 +35,13 @@ def opening_commands() -> tuple[str, str]:
     blocks = [block.strip() for block in FENCED_BASH.findall(readme)]
     assert readme.startswith("# keras-scaffold\n\n```bash\n"), "README opens with them"
     return blocks[0], blocks[1]
+
+
+def not_in_a_clone(folder: str, names: list[str]) -> set[str]:
+    """What a fresh clone lacks: caches, builds, virtual environments (venv/)."""
+    ignored = set(_CACHES_AND_BUILDS(folder, names))
+    ignored.update(name for name in names if Path(folder, name, "pyvenv.cfg").is_file())
+    return ignored
 
 
 def test_ci_runs_both_readme_commands_in_a_fresh_virtual_environment():
@@ -69,13 +79,7 @@ def test_main_command_installs_generates_and_trains(tmp_path: Path):
         assert sys.prefix != sys.base_prefix, ".ci/run runs in a virtual environment"
     else:
         checkout = tmp_path / "keras-scaffold"
-        shutil.copytree(
-            REPO_ROOT,
-            checkout,
-            ignore=shutil.ignore_patterns(
-                "__pycache__", ".pytest_cache", ".ruff_cache", "*.egg-info", "build"
-            ),
-        )
+        shutil.copytree(REPO_ROOT, checkout, ignore=not_in_a_clone)
         environment = tmp_path / "venv"
         python = fresh_environment(environment)
         env = {
