@@ -107,7 +107,7 @@ def test_workflow_installs_lints_and_runs_the_quick_tests(projects):
     (job,) = workflow["jobs"].values()
     commands = [step["run"] for step in job["steps"] if "run" in step]
     assert commands == [
-        'python -m pip install -e ".[dev]"',
+        'python -m pip install -e ".[dev,export]"',
         "pre-commit run --all-files --show-diff-on-failure",
         'python -m pytest -m "not slow"',
     ]

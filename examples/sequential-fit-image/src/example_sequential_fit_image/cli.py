@@ -1,4 +1,4 @@
-"""Command line: train, evaluate, predict and export.
+"""Command line: train, evaluate, predict, export and tune.
 
     python -m example_sequential_fit_image COMMAND --help
 
@@ -23,10 +23,21 @@ RESUMABLE = (
     "epochs",
     "batch_size",
     "learning_rate",
+    "weight_decay",
+    "schedule",
     "lr_decay_epochs",
     "lr_decay_factor",
+    "warmup_epochs",
+    "label_smoothing",
+    "early_stopping_patience",
+    "jit_compile",
+    "deterministic",
     "strategy",
+    "augment",
+    "cache",
 )
+# Trials of a search when --trials is not given.
+DEFAULT_TRIALS = 10
 # The settings evaluate takes: which data, and how it is split and batched.
 DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
 
@@ -150,6 +161,49 @@ def export(args) -> int:
     return 0
 
 
+def tune(args) -> int:
+    """Search hyperparameters with KerasTuner, or resume a search."""
+    if args.trials is not None and args.trials < 1:
+        raise ProjectError(f"--trials must be a positive integer, got {args.trials}")
+    overrides = _overrides(args)
+    if args.resume:
+        search_dir = Path(args.resume)
+        config, trials = _resumed_search(search_dir, args.config, overrides)
+    else:
+        config_path = args.config or (
+            DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+        )
+        config = load_config(config_path, **overrides)
+        search_dir = _new_run_dir(Path(config.output_dir), prefix="tune-")
+        search_dir.mkdir(parents=True)
+        (search_dir / "config.toml").write_text(config.to_toml(), encoding="utf-8")
+        trials = DEFAULT_TRIALS
+    trials = args.trials or trials
+    (search_dir / "search.json").write_text(json.dumps({"trials": trials}))
+    from .tuning import markdown_table
+    from .tuning import tune as search
+
+    try:
+        rows = search(config, search_dir, trials)
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted. Continue the search (an interrupted trial from its last "
+            f"epoch) with:\n  python -m {__package__} tune --resume {search_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    print(markdown_table(rows), end="")
+    best = search_dir / "best.toml"
+    if not best.is_file():
+        return _fail(f"no trial of {search_dir} completed")
+    print(f"Results: {search_dir / 'results.csv'} and results.md")
+    print(
+        f"The best trial's settings: {best}. Train with them:\n"
+        f"  python -m {__package__} train --config {best}"
+    )
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that reports a bad command line in one line."""
 
@@ -196,6 +250,21 @@ def _parser() -> argparse.ArgumentParser:
         help="saved_model (default), onnx (model.onnx) or litert (model.tflite)",
     )
     command.set_defaults(command=export)
+
+    command = commands.add_parser("tune", help="search hyperparameters (KerasTuner)")
+    command.add_argument(
+        "--trials",
+        type=int,
+        help=f"trials in all, finished ones included (default: {DEFAULT_TRIALS})",
+    )
+    command.add_argument(
+        "--config", type=Path, help=f"TOML settings (default: {DEFAULT_CONFIG})"
+    )
+    command.add_argument(
+        "--resume", metavar="SEARCH_DIR", help="continue an interrupted search"
+    )
+    _add_overrides(command)
+    command.set_defaults(command=tune)
     for command in commands.choices.values():
         command.add_argument(
             "--verbose",
@@ -217,6 +286,12 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
         if names is not None and field.name not in names:
             continue
         flag = "--" + field.name.replace("_", "-")
+        if field.type is bool:
+            # --deterministic sets true, --no-deterministic false.
+            group.add_argument(
+                flag, dest=f"set_{field.name}", action=argparse.BooleanOptionalAction
+            )
+            continue
         group.add_argument(
             flag,
             dest=f"set_{field.name}",
@@ -251,6 +326,25 @@ def _resumed_config(run_dir: Path, config_path: Path | None, overrides: dict):
     return load_config(saved, **overrides)
 
 
+def _resumed_search(search_dir: Path, config_path, overrides: dict):
+    """(settings, trials) of the search in search_dir; a resume changes no setting."""
+    saved = search_dir / "config.toml"
+    if not (saved.is_file() and (search_dir / "search.json").is_file()):
+        raise ProjectError(f"no search to resume in {search_dir}")
+    if config_path is not None:
+        raise ProjectError("--resume uses the search's own config.toml; drop --config")
+    config = load_config(saved)
+    for name, value in overrides.items():
+        if value != getattr(config, name):
+            flag = "--" + name.replace("_", "-")
+            raise ProjectError(
+                f"{flag} cannot change when resuming: every trial of {search_dir} "
+                f"uses {name}={getattr(config, name)!r}"
+            )
+    search = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
+    return config, search["trials"]
+
+
 def _model_config(model: Path, overrides: dict) -> Config:
     """The settings of the run that saved a model (its config.toml), else defaults."""
     run_config = Path(model).parent / "config.toml"
@@ -262,9 +356,9 @@ def _class_names(model: Path) -> list[str]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
-def _new_run_dir(output_dir: Path) -> Path:
+def _new_run_dir(output_dir: Path, prefix: str = "") -> Path:
     """output_dir/<date>-<time>, with a suffix if two runs start in one second."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
     run_dir, suffix = output_dir / stamp, 1
     while run_dir.exists():
         suffix += 1
