@@ -67,7 +67,11 @@ def trial_config(config: Config, hp: keras_tuner.HyperParameters) -> Config:
 
 
 def results_table(search: keras_tuner.Tuner) -> list[dict]:
-    """Every trial started so far: id, status, score, and its sampled settings."""
+    """Every trial started so far: id, status, score, and its sampled settings.
+
+    A setting that a trial did not sample (one that only applies to some
+    values of another) is None, as is the score of a trial that failed.
+    """
     oracle = search.oracle
     names = [hp.name for hp in oracle.get_space().space]
     return [
@@ -145,6 +149,8 @@ def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table, floats to 4 significant digits."""
 
     def cell(value) -> str:
+        if value is None:  # not sampled, or no score
+            return ""
         return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     lines = [
