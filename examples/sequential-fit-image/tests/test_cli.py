@@ -127,6 +127,30 @@ def test_ctrl_c_says_whether_the_run_can_resume(
         assert "No epoch was completed: there is nothing to resume." in err
 
 
+def test_training_option_flags_reach_the_config(monkeypatch, tmp_path):
+    configs = []
+
+    def recording_train(config, run_dir, *, resume):
+        configs.append(config)
+        return {}
+
+    monkeypatch.setattr(training, "train", recording_train)
+    flags = [
+        *("--optimizer", "sgd", "--momentum", "0.5", "--schedule", "cosine"),
+        *("--warmup-epochs", "2", "--label-smoothing", "0.1"),
+        *("--early-stopping-patience", "3", "--precision", "mixed_bfloat16"),
+        *("--jit-compile", "false", "--deterministic"),
+    ]
+    assert main(["train", *flags, "--output-dir", str(tmp_path)]) == 0
+    assert main(["train", "--no-deterministic", "--output-dir", str(tmp_path)]) == 0
+    first, second = configs
+    assert (first.optimizer, first.momentum, first.schedule) == ("sgd", 0.5, "cosine")
+    assert (first.warmup_epochs, first.label_smoothing) == (2, 0.1)
+    assert (first.early_stopping_patience, first.precision) == (3, "mixed_bfloat16")
+    assert (first.jit_compile, first.deterministic) == ("false", True)
+    assert second.deterministic is False
+
+
 def test_missing_model_is_one_line(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path / "missing.keras")]) == 1
     assert error_line(capsys) == f"error: no model file at {tmp_path / 'missing.keras'}"

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -225,3 +226,12 @@ def test_evaluate_predict_export_and_serve(killed_and_resumed, tmp_path):
     np.testing.assert_allclose(
         probabilities.max(axis=1), [float(row[2]) for row in rows], atol=1e-3
     )
+
+    # Trained on a data directory with augment "auto", so on augmented images;
+    # yet neither the saved model nor the export holds an augmentation layer.
+    assert 'augment = "auto"' in (run_dir / "config.toml").read_text()
+    with zipfile.ZipFile(model) as archive:
+        saved = archive.read("config.json").decode()
+    exported = (export_dir / "saved_model.pb").read_bytes().decode(errors="replace")
+    for name in ("augmentation", "Random", "random_"):
+        assert name not in saved and name not in exported, name

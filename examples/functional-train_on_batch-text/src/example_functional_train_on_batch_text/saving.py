@@ -19,10 +19,13 @@ from keras import layers
 
 from .config import ProjectError
 from .layers import Linear, PositionEmbedding
+from .optim import LabelSmoothingLoss
 
 CUSTOM_OBJECTS = {
     "example_functional_train_on_batch_text>Linear": Linear,
     "example_functional_train_on_batch_text>PositionEmbedding": PositionEmbedding,
+    # The loss a model trained with label_smoothing was compiled with.
+    "example_functional_train_on_batch_text>LabelSmoothingLoss": LabelSmoothingLoss,
 }
 
 

@@ -19,11 +19,14 @@ import tensorflow as tf
 from .blocks import BasicBlock, BottleneckBlock
 from .config import ProjectError
 from .layers import Linear
+from .optim import LabelSmoothingLoss
 
 CUSTOM_OBJECTS = {
     "example_sequential_fit_image>Linear": Linear,
     "example_sequential_fit_image>BasicBlock": BasicBlock,
     "example_sequential_fit_image>BottleneckBlock": BottleneckBlock,
+    # The loss a model trained with label_smoothing was compiled with.
+    "example_sequential_fit_image>LabelSmoothingLoss": LabelSmoothingLoss,
 }
 
 

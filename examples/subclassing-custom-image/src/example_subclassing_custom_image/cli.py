@@ -21,9 +21,18 @@ RESUMABLE = (
     "epochs",
     "batch_size",
     "learning_rate",
+    "weight_decay",
+    "schedule",
     "lr_decay_epochs",
     "lr_decay_factor",
+    "warmup_epochs",
+    "label_smoothing",
+    "early_stopping_patience",
+    "jit_compile",
+    "deterministic",
     "strategy",
+    "augment",
+    "cache",
 )
 # Trials of a search when --trials is not given.
 DEFAULT_TRIALS = 10
@@ -267,6 +276,12 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
         if names is not None and field.name not in names:
             continue
         flag = "--" + field.name.replace("_", "-")
+        if field.type is bool:
+            # --deterministic sets true, --no-deterministic false.
+            group.add_argument(
+                flag, dest=f"set_{field.name}", action=argparse.BooleanOptionalAction
+            )
+            continue
         group.add_argument(
             flag,
             dest=f"set_{field.name}",

@@ -20,12 +20,15 @@ from .blocks import BasicBlock, BottleneckBlock
 from .config import ProjectError
 from .layers import Linear
 from .model import ResNetClassifier
+from .optim import LabelSmoothingLoss
 
 CUSTOM_OBJECTS = {
     "example_subclassing_custom_image>Linear": Linear,
     "example_subclassing_custom_image>BasicBlock": BasicBlock,
     "example_subclassing_custom_image>BottleneckBlock": BottleneckBlock,
     "example_subclassing_custom_image>ResNetClassifier": ResNetClassifier,
+    # The loss a model trained with label_smoothing was compiled with.
+    "example_subclassing_custom_image>LabelSmoothingLoss": LabelSmoothingLoss,
 }
 
 
