@@ -93,11 +93,11 @@ def test_tune_resumes_and_its_best_config_trains(data_dir, tmp_path, capsys):
     ]
     best = max(rows, key=lambda row: float(row["val_accuracy"]))
     base = load_config(search_dir / "config.toml")
-    # The settings the best trial sampled (a setting it did not use is empty).
+    # The best trial's settings; one it did not sample (empty) takes its default.
     sampled = {
-        name: type(getattr(base, name))(value)
+        name: type(getattr(base, name))(value) if value else getattr(Config(), name)
         for name, value in best.items()
-        if name not in ("trial", "status", "val_accuracy") and value != ""
+        if name not in ("trial", "status", "val_accuracy")
     }
     config = load_config(search_dir / "best.toml")
     assert config == dataclasses.replace(base, **sampled)
