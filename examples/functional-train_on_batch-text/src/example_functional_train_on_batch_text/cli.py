@@ -3,7 +3,8 @@
     python -m example_functional_train_on_batch_text COMMAND --help
 
 Settings are checked before TensorFlow is imported, so a bad value fails in
-a fraction of a second with one line naming the setting.
+a fraction of a second with one line naming the setting. TensorFlow's
+start-up notices show only with --verbose (see startup.py).
 """
 
 import argparse
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from .config import Config, ProjectError, load_config
+from .startup import quiet_tensorflow
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 # The settings a resumed run may change; the others shape its model or its data.
@@ -41,6 +43,8 @@ DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = _parser().parse_args(argv)
+    if not args.verbose:
+        quiet_tensorflow()
     try:
         return args.command(args)
     except ProjectError as error:
@@ -300,6 +304,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_overrides(command)
     command.set_defaults(command=benchmark)
+    for command in commands.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show TensorFlow's start-up messages (oneDNN, CUDA, CPU features)",
+        )
     return parser
 
 
