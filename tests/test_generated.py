@@ -26,6 +26,14 @@ COVERING = (
     Combination("functional", "train_on_batch", "text"),
     Combination("subclassing", "custom", "image"),
 )
+#: The model code depends on the API style and the task, not on the loop: these
+#: three and COVERING (whose slow suites include it) run the generated JAX test
+#: of all six style x task models once each, not once per loop.
+ON_JAX = (
+    Combination("sequential", "train_on_batch", "text"),
+    Combination("functional", "custom", "image"),
+    Combination("subclassing", "fit", "text"),
+)
 #: Answers at the edge of what copier.yml's validators allow.
 EDGE_ANSWERS = {
     "package_name": "a_deliberately_long_package_name_for_cix",  # 40 characters
@@ -157,13 +165,21 @@ def test_stock_copier_cli_project_installs_and_passes(tmp_path):
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("combination", ON_JAX, ids=lambda c: c.slug)
+def test_generated_model_trains_on_jax(rendered, combination):
+    project = rendered(combination)
+    result = run(_pytest("-m", "slow", "-k", "jax", "tests/test_model.py"), project)
+    assert re.search(r"\b1 passed", result.stdout), result.stdout[-2000:]
+
+
 def _pytest(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
 
 
 def test_the_generated_export_tests_have_their_runtimes():
-    """Without the export extra the generated ONNX and LiteRT tests would skip."""
-    for module in ("tf2onnx", "onnxruntime", "ai_edge_litert"):
+    """Without the export and jax extras, generated ONNX, LiteRT, JAX tests skip."""
+    for module in ("tf2onnx", "onnxruntime", "ai_edge_litert", "jax"):
         assert importlib.util.find_spec(module), f'{module}: pip install -e ".[test]"'
 
 
@@ -175,3 +191,8 @@ def test_covering_set_spans_every_choice():
     }
     assert {c.training_loop for c in COVERING} == {"fit", "train_on_batch", "custom"}
     assert {c.task for c in COVERING} == {"image", "text"}
+
+
+def test_jax_runs_span_every_model():
+    models = [(c.api_style, c.task) for c in (*COVERING, *ON_JAX)]
+    assert sorted(models) == sorted({(c.api_style, c.task) for c in COMBINATIONS})

@@ -1,6 +1,12 @@
-"""build_model: output shapes, and the published ResNet architectures."""
+"""build_model: output shapes, the published ResNet architectures, any backend."""
 
+import ast
 import dataclasses
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +15,57 @@ import tensorflow as tf
 from example_functional_train_on_batch_text.config import Config
 from example_functional_train_on_batch_text.data import adapt_vectorizer
 from example_functional_train_on_batch_text.model import build_model, with_vectorizer
+
+SRC = Path(__file__).parents[1] / "src"
+# The model's modules: plain Keras 3, so that they run on every Keras backend.
+MODEL_MODULES = ("config", "layers", "blocks", "model")
+# Builds and trains the model with Keras on JAX, in a process that must never
+# import TensorFlow.
+ON_JAX = """
+import sys
+
+import keras
+import numpy as np
+
+from example_functional_train_on_batch_text.config import Config
+from example_functional_train_on_batch_text.model import build_model
+
+assert keras.backend.backend() == "jax"
+config = Config()
+model = build_model(config, 3)
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+rng = np.random.default_rng(0)
+inputs = rng.integers(0, config.max_tokens, (8, config.sequence_length))
+history = model.fit(inputs, rng.integers(0, 3, 8), epochs=1, batch_size=4, verbose=0)
+assert np.isfinite(history.history["loss"]).all(), history.history
+assert "tensorflow" not in sys.modules, "the model code imported TensorFlow"
+"""
+
+
+def imported_modules(path: Path):
+    """Every module a Python file imports, at any depth."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+@pytest.mark.parametrize("module", MODEL_MODULES)
+def test_model_code_imports_no_tensorflow(module):
+    path = SRC / "example_functional_train_on_batch_text" / f"{module}.py"
+    packages = {name.split(".")[0] for name in imported_modules(path)}
+    assert "tensorflow" not in packages
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason='needs pip install -e ".[jax]"'
+)
+def test_model_builds_and_trains_on_jax():
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(SRC)}
+    subprocess.run([sys.executable, "-c", ON_JAX], check=True, env=env)
+
 
 SAMPLES = ["goal piano", "oven atom atom", "an unknown word"]
 

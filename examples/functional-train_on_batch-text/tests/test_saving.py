@@ -1,21 +1,30 @@
 """Saving: .keras files reload exactly (custom objects too), weights, exports."""
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from example_functional_train_on_batch_text.data import load_datasets
+from example_functional_train_on_batch_text.config import Config
+from example_functional_train_on_batch_text.data import (
+    adapt_vectorizer,
+    load_datasets,
+)
 from example_functional_train_on_batch_text.model import build_model, with_vectorizer
 from example_functional_train_on_batch_text.saving import (
+    CUSTOM_OBJECTS,
     ModelFileError,
     export_model,
     load_export,
     load_model,
     load_weights,
+    save_model,
     save_weights,
 )
 
@@ -58,6 +67,36 @@ def test_keras_file_predicts_identically_in_a_fresh_process(
         env=env,
     )
     assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+# Model settings away from their defaults: a saved model must keep every one.
+CUSTOM_SETTINGS = {
+    "preset": "resnet18",
+    "dropout_rate": 0.5,
+    "sequence_length": 40,
+    "max_tokens": 50,
+    "embedding_dim": 8,
+}
+
+
+def test_model_with_custom_settings_reloads_exactly(tmp_path):
+    config = dataclasses.replace(Config(), **CUSTOM_SETTINGS)
+    classifier = build_model(config, 3, synchronized_batch_norm=True)
+    texts = tf.constant(["goal piano", "oven atom atom", "an unknown word"])
+    model = with_vectorizer(classifier, adapt_vectorizer(texts, config))
+    expected = model(texts)
+    loaded = load_model(save_model(model, tmp_path / "model.keras"))
+    np.testing.assert_array_equal(loaded(texts), expected)
+    reloaded = loaded.get_layer(config.preset)
+    assert [weight.shape for weight in reloaded.weights] == [
+        weight.shape for weight in classifier.weights
+    ]
+    assert reloaded.get_layer("dropout").rate == 0.5
+
+
+@pytest.mark.parametrize("name", CUSTOM_OBJECTS)
+def test_custom_objects_are_registered_under_their_names(name):
+    assert keras.saving.get_registered_object(name) is CUSTOM_OBJECTS[name]
 
 
 def test_weights_round_trip(trained_run, config, sample, tmp_path):

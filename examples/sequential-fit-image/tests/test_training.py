@@ -38,6 +38,17 @@ def test_short_run_learns_and_writes_the_run_directory(trained_run):
     assert list((run_dir / "checkpoints").glob("ckpt-2.index"))
 
 
+def test_training_moves_every_batch_normalization_statistic(trained_run):
+    # Layers run in training mode during training: batch normalization then
+    # updates its moving statistics, which start at zero means.
+    run_dir, _ = trained_run
+    model = load_model(run_dir / "model.keras")
+    means = [weight for weight in model.weights if weight.path.endswith("moving_mean")]
+    assert means
+    for mean in means:
+        assert np.any(keras.ops.convert_to_numpy(mean) != 0), mean.path
+
+
 @pytest.mark.slow
 def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     run_dir = tmp_path / "run"

@@ -7,10 +7,24 @@ import pytest
 from example_subclassing_custom_image import blocks
 from example_subclassing_custom_image.layers import Linear
 
+# Each custom layer with every constructor argument away from its default, and
+# the shape of an input it takes.
+ARGUMENTS = {
+    "linear": (Linear, {"units": 5, "activation": "softmax"}, (2, 12)),
+    "basic": (
+        blocks.BasicBlock,
+        {"filters": 8, "strides": 2, "projection": True, "synchronized": True},
+        (2, 8, 8, 3),
+    ),
+    "bottleneck": (
+        blocks.BottleneckBlock,
+        {"filters": 4, "strides": 2, "projection": True, "synchronized": True},
+        (2, 8, 8, 3),
+    ),
+}
 CUSTOM_LAYERS = [
-    Linear(5, activation="softmax", name="linear"),
-    blocks.BasicBlock(8, strides=2, projection=True, name="basic"),
-    blocks.BottleneckBlock(4, projection=True, name="bottleneck"),
+    layer_class(**arguments, name=name)
+    for name, (layer_class, arguments, _) in ARGUMENTS.items()
 ]
 INPUT_SHAPES = {
     "linear": (2, 12),
@@ -19,11 +33,21 @@ INPUT_SHAPES = {
 }
 
 
-@pytest.mark.parametrize("layer", CUSTOM_LAYERS, ids=lambda layer: layer.name)
-def test_config_round_trip(layer):
-    config = layer.get_config()
-    rebuilt = type(layer).from_config(config)
-    assert rebuilt.get_config() == config
+@pytest.mark.parametrize("name", ARGUMENTS)
+def test_config_round_trip_keeps_every_argument_and_output(name):
+    layer_class, arguments, shape = ARGUMENTS[name]
+    layer = layer_class(**arguments, name=name)
+    inputs = np.random.default_rng(0).random(shape, dtype="float32")
+    expected = layer(inputs)
+    rebuilt = layer_class.from_config(layer.get_config())
+    assert rebuilt.name == name
+    for argument, value in arguments.items():
+        if argument == "activation":
+            value = keras.activations.get(value)
+        assert getattr(rebuilt, argument) == value, argument
+    rebuilt.build(shape)
+    rebuilt.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(rebuilt(inputs), expected)
 
 
 @pytest.mark.parametrize("layer", CUSTOM_LAYERS, ids=lambda layer: layer.name)

@@ -1,21 +1,27 @@
 """Saving: .keras files reload exactly (custom objects too), weights, exports."""
 
+import dataclasses
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
+from example_subclassing_custom_image.config import Config
 from example_subclassing_custom_image.data import load_datasets
 from example_subclassing_custom_image.model import build_model
 from example_subclassing_custom_image.saving import (
+    CUSTOM_OBJECTS,
     ModelFileError,
     export_model,
+    image_shape,
     load_export,
     load_model,
     load_weights,
+    save_model,
     save_weights,
 )
 
@@ -57,6 +63,43 @@ def test_keras_file_predicts_identically_in_a_fresh_process(
         env=env,
     )
     assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
+
+
+# Model settings away from their defaults: a saved model must keep every one.
+CUSTOM_SETTINGS = {
+    "preset": "resnet18",
+    "dropout_rate": 0.5,
+    "image_size": 32,
+    "channels": 3,
+}
+
+
+def test_model_with_custom_settings_reloads_exactly(tmp_path):
+    config = dataclasses.replace(Config(), **CUSTOM_SETTINGS)
+    classifier = build_model(config, 3, synchronized_batch_norm=True)
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3))
+    images = images.astype("float32")
+    expected = classifier(images)
+    reloaded = load_model(save_model(classifier, tmp_path / "model.keras"))
+    np.testing.assert_array_equal(reloaded(images), expected)
+    assert image_shape(reloaded) == (32, 32, 3)
+    assert [weight.shape for weight in reloaded.weights] == [
+        weight.shape for weight in classifier.weights
+    ]
+    assert reloaded.get_layer("dropout").rate == 0.5
+    arguments = {
+        "num_classes": 3,
+        "preset": "resnet18",
+        "dropout_rate": 0.5,
+        "synchronized_batch_norm": True,
+    }
+    for argument, value in arguments.items():
+        assert getattr(reloaded, argument) == value, argument
+
+
+@pytest.mark.parametrize("name", CUSTOM_OBJECTS)
+def test_custom_objects_are_registered_under_their_names(name):
+    assert keras.saving.get_registered_object(name) is CUSTOM_OBJECTS[name]
 
 
 def test_weights_round_trip(trained_run, config, sample, tmp_path):

@@ -12,7 +12,9 @@ from .config import PRESETS, Config
 from .layers import Linear, PositionEmbedding
 
 
-def build_model(config: Config, num_classes: int) -> keras.Model:
+def build_model(
+    config: Config, num_classes: int, *, synchronized_batch_norm: bool = False
+) -> keras.Model:
     """Build the text classifier; it takes token ids and returns probabilities.
 
     Token ids are what data.load_datasets gives; with_vectorizer puts the
@@ -21,6 +23,8 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
     Args:
         config: The run's settings (preset, sequence_length, max_tokens, ...).
         num_classes: Number of classes.
+        synchronized_batch_norm: Normalize with the statistics of the global
+            batch across tf.distribute replicas; TensorFlow backend only.
 
     Returns:
         A built, uncompiled model.
@@ -30,7 +34,7 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
         inputs
     )
     x = PositionEmbedding(config.sequence_length, name="positions")(x)
-    x = blocks.resnet(x, PRESETS[config.preset])
+    x = blocks.resnet(x, PRESETS[config.preset], synchronized_batch_norm)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(config.dropout_rate, name="dropout")(x)
     # float32 under mixed precision too: a stable softmax, float32 outputs.

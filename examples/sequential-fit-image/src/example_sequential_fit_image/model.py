@@ -13,12 +13,16 @@ from .config import PRESETS, Config
 from .layers import Linear
 
 
-def build_model(config: Config, num_classes: int) -> keras.Model:
+def build_model(
+    config: Config, num_classes: int, *, synchronized_batch_norm: bool = False
+) -> keras.Model:
     """Build the image classifier; it takes raw pixels (0-255), returns probabilities.
 
     Args:
         config: The run's settings (preset, image_size, channels, ...).
         num_classes: Number of classes.
+        synchronized_batch_norm: Normalize with the statistics of the global
+            batch across tf.distribute replicas; TensorFlow backend only.
 
     Returns:
         A built, uncompiled model.
@@ -31,8 +35,10 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
                 name="image",
             ),
             layers.Rescaling(1.0 / 255, name="rescale"),
-            *blocks.stem_layers(preset.stem, preset.stage_filters[0]),
-            *blocks.residual_blocks(preset),
+            *blocks.stem_layers(
+                preset.stem, preset.stage_filters[0], synchronized_batch_norm
+            ),
+            *blocks.residual_blocks(preset, synchronized_batch_norm),
             layers.GlobalAveragePooling2D(name="pool"),
             layers.Dropout(config.dropout_rate, name="dropout"),
             # float32 under mixed precision too: a stable softmax, float32 outputs.

@@ -121,7 +121,12 @@ def prepare(config: Config) -> Setup:
     data = load_datasets(config)
     jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
     with strategy.scope(), dtype_policy(config.precision):
-        model = build_model(config, len(data.class_names))
+        # Replicas normalize with the statistics of the whole global batch.
+        model = build_model(
+            config,
+            len(data.class_names),
+            synchronized_batch_norm=strategy.num_replicas_in_sync > 1,
+        )
         optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
         model.compile(

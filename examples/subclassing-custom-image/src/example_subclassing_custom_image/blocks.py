@@ -13,18 +13,23 @@ from keras import layers, ops
 from .layers import PACKAGE, dtype_policy
 
 
-def batch_norm(name):
-    """Batch normalization that settles fast and agrees across replicas.
+def batch_norm(name, synchronized=False):
+    """Batch normalization that settles fast, synchronized where replicas need it.
 
     Momentum 0.9, as in torchvision: Keras' default (0.99) needs hundreds of
     steps before its moving statistics serve validation; small data sets have
-    far fewer per epoch. Synchronized: under tf.distribute every replica
-    normalizes with the statistics of the whole global batch, so training on
-    several devices matches training on one, and the replicas' copies of the
-    moving statistics stay equal (unsynchronized, each writes its own).
+    far fewer per epoch.
+
+    Args:
+        name: The layer's name.
+        synchronized: Normalize with the statistics of the whole global batch
+            across tf.distribute replicas, so that training on several devices
+            matches training on one and the replicas' moving statistics stay
+            equal. Only the TensorFlow backend has it (Keras raises elsewhere);
+            training.py sets it for multi-replica strategies.
     """
     return layers.BatchNormalization(
-        momentum=0.9, epsilon=1e-5, synchronized=True, name=name
+        momentum=0.9, epsilon=1e-5, synchronized=synchronized, name=name
     )
 
 
@@ -39,11 +44,14 @@ class ResidualBlock(layers.Layer):
         strides: Stride of the block (2 halves the resolution).
         projection: Whether the shortcut is a 1-wide convolution instead of the
             identity; needed when the stride or the channels change.
+        synchronized: Synchronize batch normalization across replicas.
     """
 
     expansion = 1
 
-    def __init__(self, filters, strides=1, projection=False, **kwargs):
+    def __init__(
+        self, filters, strides=1, projection=False, synchronized=False, **kwargs
+    ):
         super().__init__(**kwargs)
         if filters <= 0:
             raise ValueError(f"filters must be positive. Received: filters={filters}")
@@ -52,6 +60,7 @@ class ResidualBlock(layers.Layer):
         self.filters = filters
         self.strides = strides
         self.projection = projection
+        self.synchronized = synchronized
         self.convs = [
             layers.Conv2D(
                 channels,
@@ -63,7 +72,10 @@ class ResidualBlock(layers.Layer):
             )
             for index, (kernel_size, channels, stride) in enumerate(self.branch(), 1)
         ]
-        self.norms = [batch_norm(f"bn{i}") for i in range(1, len(self.convs) + 1)]
+        self.norms = [
+            batch_norm(f"bn{index}", synchronized)
+            for index in range(1, len(self.convs) + 1)
+        ]
         if projection:
             self.shortcut_conv = layers.Conv2D(
                 self.expansion * filters,
@@ -72,7 +84,7 @@ class ResidualBlock(layers.Layer):
                 use_bias=False,
                 name="shortcut_conv",
             )
-            self.shortcut_norm = batch_norm("shortcut_bn")
+            self.shortcut_norm = batch_norm("shortcut_bn", synchronized)
 
     def branch(self):
         """(kernel_size, channels, stride) of each convolution of the branch."""
@@ -109,6 +121,7 @@ class ResidualBlock(layers.Layer):
             "filters": self.filters,
             "strides": self.strides,
             "projection": self.projection,
+            "synchronized": self.synchronized,
         }
 
     @classmethod
@@ -147,13 +160,14 @@ class BottleneckBlock(ResidualBlock):
 BLOCKS = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 
 
-def stem_layers(kind, filters):
+def stem_layers(kind, filters, synchronized=False):
     """The layers before the first stage, in order.
 
     Args:
         kind: "small" (a 3-wide convolution that keeps the resolution) or
             "imagenet" (a 7-wide stride-2 convolution and a stride-2 pooling).
         filters: Output channels.
+        synchronized: Synchronize batch normalization across replicas.
 
     Returns:
         A list of layers.
@@ -168,7 +182,7 @@ def stem_layers(kind, filters):
             use_bias=False,
             name="stem_conv",
         ),
-        batch_norm("stem_bn"),
+        batch_norm("stem_bn", synchronized),
         layers.Activation("relu", name="stem_relu"),
     ]
     if kind == "imagenet":
@@ -176,11 +190,12 @@ def stem_layers(kind, filters):
     return stem
 
 
-def residual_blocks(preset):
+def residual_blocks(preset, synchronized=False):
     """Every block of a ResNet's stages; the first block of stages 2+ halves.
 
     Args:
         preset: The architecture (a config.ResNetPreset).
+        synchronized: Synchronize batch normalization across replicas.
 
     Returns:
         A list of blocks, named `stage{s}_block{b}`.
@@ -197,6 +212,7 @@ def residual_blocks(preset):
                 filters,
                 strides=strides,
                 projection=strides != 1 or channels != out_channels,
+                synchronized=synchronized,
                 name=f"stage{stage}_block{index}",
             )
             blocks.append(block)

@@ -20,6 +20,8 @@ class ResNetClassifier(keras.Model):
         num_classes: Number of classes.
         preset: Name of the architecture in config.PRESETS.
         dropout_rate: Dropout before the classifier.
+        synchronized_batch_norm: Synchronize batch normalization across
+            tf.distribute replicas (TensorFlow backend only).
     """
 
     def __init__(
@@ -27,16 +29,22 @@ class ResNetClassifier(keras.Model):
         num_classes,
         preset="small",
         dropout_rate=0.0,
+        synchronized_batch_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.num_classes = num_classes
         self.preset = preset
         self.dropout_rate = dropout_rate
+        self.synchronized_batch_norm = synchronized_batch_norm
         architecture = PRESETS[preset]
         self.rescale = layers.Rescaling(1.0 / 255, name="rescale")
-        self.stem = blocks.stem_layers(architecture.stem, architecture.stage_filters[0])
-        self.residual_blocks = blocks.residual_blocks(architecture)
+        self.stem = blocks.stem_layers(
+            architecture.stem, architecture.stage_filters[0], synchronized_batch_norm
+        )
+        self.residual_blocks = blocks.residual_blocks(
+            architecture, synchronized_batch_norm
+        )
         self.pool = layers.GlobalAveragePooling2D(name="pool")
         self.dropout = layers.Dropout(dropout_rate, name="dropout")
         # float32 under mixed precision too: a stable softmax, float32 outputs.
@@ -68,6 +76,7 @@ class ResNetClassifier(keras.Model):
             "num_classes": self.num_classes,
             "preset": self.preset,
             "dropout_rate": self.dropout_rate,
+            "synchronized_batch_norm": self.synchronized_batch_norm,
         }
 
     @classmethod
@@ -77,12 +86,16 @@ class ResNetClassifier(keras.Model):
             return cls(**config)
 
 
-def build_model(config: Config, num_classes: int) -> keras.Model:
+def build_model(
+    config: Config, num_classes: int, *, synchronized_batch_norm: bool = False
+) -> keras.Model:
     """Build the image classifier; it takes raw pixels (0-255), returns probabilities.
 
     Args:
         config: The run's settings (preset, image_size, channels, ...).
         num_classes: Number of classes.
+        synchronized_batch_norm: Normalize with the statistics of the global
+            batch across tf.distribute replicas; TensorFlow backend only.
 
     Returns:
         A built, uncompiled model.
@@ -91,6 +104,7 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
         num_classes,
         preset=config.preset,
         dropout_rate=config.dropout_rate,
+        synchronized_batch_norm=synchronized_batch_norm,
         name=config.preset,
     )
     model.build((None, config.image_size, config.image_size, config.channels))
