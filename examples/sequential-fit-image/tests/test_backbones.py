@@ -17,6 +17,7 @@ from example_sequential_fit_image.saving import load_model, save_model
 from example_sequential_fit_image.training import train
 
 PROJECT = Path(__file__).parents[1]
+PYTHON_M_PACKAGE = [sys.executable, "-m", "example_sequential_fit_image"]
 # The backbone this project's quick tests build; the others cost more time.
 BACKBONE = "MobileNetV3Small"
 # What each application expects its pixels to go through (raw pixels, 0-255).
@@ -158,11 +159,10 @@ def test_imagenet_weights_offline_is_a_one_line_error(tmp_path):
         "HTTPS_PROXY": "http://127.0.0.1:9",  # nothing listens there: offline
         "https_proxy": "http://127.0.0.1:9",
     }
-    command = [sys.executable, "-m", "example_sequential_fit_image", "train"]
     settings = ["--backbone", "MobileNetV3Small", "--backbone-weights", "imagenet"]
-    size = ["--image-size", str(SIZE), "--channels", "3"]
+    settings += ["--image-size", str(SIZE), "--channels", "3", "--output-dir", tmp_path]
     result = subprocess.run(
-        [*command, *settings, *size, "--output-dir", str(tmp_path)],
+        [*PYTHON_M_PACKAGE, "train", *settings],
         cwd=PROJECT,
         env=env,
         capture_output=True,
