@@ -7,8 +7,9 @@ renders them afresh and fails where the committed ones differ.
 The examples are rendered from a copy of the template outside git, so that they do
 not depend on the checkout's state, and their ``.copier-answers.yml`` is stamped
 with what a user rendering this release records: the release tag as ``_commit``
-and the public repository as ``_src_path``. Re-rendering changes an example only
-when the template, or its release number, does.
+and the template's public home (``template_home`` in copier.yml) as ``_src_path``,
+or no ``_src_path`` while it has none. Re-rendering changes an example only when
+the template, or its release number, does.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import shutil
 import sys
 import tempfile
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +30,7 @@ from scaffold.combinations import Combination
 from scaffold.errors import ScaffoldError
 from scaffold.template import find_template_root, is_template_root
 
-__all__ = ["EXAMPLES", "SOURCE_URL", "example_answers", "main", "render_examples"]
+__all__ = ["EXAMPLES", "example_answers", "main", "render_examples", "template_home"]
 
 #: The examples: every API style, every training loop and both tasks among them.
 EXAMPLES: tuple[Combination, ...] = (
@@ -36,9 +38,6 @@ EXAMPLES: tuple[Combination, ...] = (
     Combination("functional", "train_on_batch", "text"),
     Combination("subclassing", "custom", "image"),
 )
-
-#: The template's public repository, recorded as the examples' ``_src_path``.
-SOURCE_URL = "https://github.com/keras-scaffold/keras-scaffold"
 
 _STYLE_NOTES = {
     "sequential": "`keras.Sequential`; residual blocks as Layer subclasses",
@@ -102,6 +101,7 @@ def render_examples(
     dest = Path(dest) if dest is not None else default_destination()
     source_root = Path(template) if template is not None else find_template_root()
     version = _template_version(source_root)
+    home = template_home(source_root)
     with tempfile.TemporaryDirectory(prefix="keras-scaffold-examples.") as tmp:
         source = Path(tmp) / "template"
         source.mkdir()
@@ -118,7 +118,7 @@ def render_examples(
                 answers=example_answers(combination),
                 template=source,
             )
-            _stamp_answers(project / ANSWERS_FILE, version)
+            _stamp_answers(project / ANSWERS_FILE, version, home)
         dest.mkdir(parents=True, exist_ok=True)
         slugs = {combination.slug for combination in EXAMPLES}
         for entry in sorted(dest.iterdir()):
@@ -128,17 +128,30 @@ def render_examples(
                 shutil.rmtree(entry)
         for combination in EXAMPLES:
             shutil.move(staging / combination.slug, dest / combination.slug)
-    (dest / "README.md").write_text(_index(version), encoding="utf-8")
+    (dest / "README.md").write_text(_index(version, home), encoding="utf-8")
     return [dest / combination.slug for combination in EXAMPLES]
 
 
+def _questions(root: Path) -> dict:
+    return yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))
+
+
 def _template_version(root: Path) -> str:
-    questions = yaml.safe_load((root / "copier.yml").read_text(encoding="utf-8"))
-    return str(questions["template_version"]["default"])
+    return str(_questions(root)["template_version"]["default"])
 
 
-def _stamp_answers(path: Path, version: str) -> None:
-    """Record the release tag and the public source instead of a temporary path."""
+def template_home(root: str | os.PathLike[str] | None = None) -> str:
+    """The template's public home page (``template_home`` in copier.yml), or "".
+
+    Args:
+        root: The template folder; the bundled one by default.
+    """
+    root = Path(root) if root is not None else find_template_root()
+    return str(_questions(root)["template_home"]["default"])
+
+
+def _stamp_answers(path: Path, version: str, home: str) -> None:
+    """Record the release tag and the public home instead of a temporary path."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     stamped = []
     for line in lines:
@@ -146,19 +159,29 @@ def _stamp_answers(path: Path, version: str) -> None:
             continue
         if line.startswith("_src_path: "):
             stamped.append(f"_commit: v{version}\n")
-            line = f"_src_path: {SOURCE_URL}\n"
+            if not home:
+                continue
+            line = f"_src_path: {home}\n"
         stamped.append(line)
-    if stamped == lines:
+    if not any(line.startswith("_src_path: ") for line in lines):
         raise ScaffoldError(f"{path} records no _src_path to stamp")
     path.write_text("".join(stamped), encoding="utf-8")
 
 
-def _index(version: str) -> str:
+def _index(version: str, home: str) -> str:
     rows = "\n".join(
         f"| [{c.slug}]({c.slug}/) | {c.api_style} | {c.training_loop} | {c.task} | "
         f"{_STYLE_NOTES[c.api_style]}; {_LOOP_NOTES[c.training_loop]} |"
         for c in EXAMPLES
     )
+    if home:
+        source = f"They record the template's home, {home}, as `_src_path`."
+    else:
+        source = (
+            "They record no source (`_src_path`): the template has no public home "
+            "yet (`template_home` in copier.yml)."
+        )
+    source = textwrap.fill(source, 84, break_on_hyphens=False, break_long_words=False)
     return f"""\
 # Examples
 
@@ -182,9 +205,10 @@ fresh render of the template. After changing the template, re-render them with
 python -m scaffold.examples
 ```
 
-Their `.copier-answers.yml` record the release tag (`_commit: v{version}`) and the
-public repository (`_src_path`) rather than the machine and commit they were rendered
-on, so re-rendering changes them only when the template does.
+Their `.copier-answers.yml` record the release tag (`_commit: v{version}`) rather
+than the machine and commit they were rendered on, so re-rendering changes them only
+when the template does.
+{source}
 """
 
 

@@ -43,6 +43,18 @@ def test_config_round_trips_through_toml(tmp_path):
         ({"data_dir": "/no/such/directory"}, "data_dir"),
         ({"epochs": "ten"}, "epochs"),
         ({"colour": "blue"}, "colour"),
+        ({"optimizer": "rmsprop"}, "optimizer"),
+        ({"weight_decay": -0.1}, "weight_decay"),
+        ({"momentum": 1.0}, "momentum"),
+        ({"schedule": "linear"}, "schedule"),
+        ({"schedule": "cosine", "warmup_epochs": 10}, "warmup_epochs"),
+        ({"warmup_epochs": 1}, "warmup_epochs"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"early_stopping_patience": -1}, "early_stopping_patience"),
+        ({"precision": "float16"}, "precision"),
+        ({"jit_compile": "yes"}, "jit_compile"),
+        ({"deterministic": "yes"}, "deterministic"),
+        ({"deterministic": 1}, "deterministic"),
     ],
 )
 def test_bad_values_are_rejected_with_the_setting_named(overrides, setting):

@@ -127,6 +127,30 @@ def test_ctrl_c_says_whether_the_run_can_resume(
         assert "No epoch was completed: there is nothing to resume." in err
 
 
+def test_training_option_flags_reach_the_config(monkeypatch, tmp_path):
+    configs = []
+
+    def recording_train(config, run_dir, *, resume):
+        configs.append(config)
+        return {}
+
+    monkeypatch.setattr(training, "train", recording_train)
+    flags = [
+        *("--optimizer", "sgd", "--momentum", "0.5", "--schedule", "cosine"),
+        *("--warmup-epochs", "2", "--label-smoothing", "0.1"),
+        *("--early-stopping-patience", "3", "--precision", "mixed_bfloat16"),
+        *("--jit-compile", "false", "--deterministic"),
+    ]
+    assert main(["train", *flags, "--output-dir", str(tmp_path)]) == 0
+    assert main(["train", "--no-deterministic", "--output-dir", str(tmp_path)]) == 0
+    first, second = configs
+    assert (first.optimizer, first.momentum, first.schedule) == ("sgd", 0.5, "cosine")
+    assert (first.warmup_epochs, first.label_smoothing) == (2, 0.1)
+    assert (first.early_stopping_patience, first.precision) == (3, "mixed_bfloat16")
+    assert (first.jit_compile, first.deterministic) == ("false", True)
+    assert second.deterministic is False
+
+
 def test_missing_model_is_one_line(capsys, tmp_path):
     assert main(["evaluate", str(tmp_path / "missing.keras")]) == 1
     assert error_line(capsys) == f"error: no model file at {tmp_path / 'missing.keras'}"
@@ -148,7 +172,7 @@ def test_evaluate_predict_and_export_a_trained_model(trained_run, capsys, tmp_pa
     assert main(["predict", model, str(tmp_path / "missing.png")]) == 1
     assert "no image file at" in error_line(capsys)
     assert main(["export", model, str(tmp_path / "export")]) == 0
-    assert "round-trip max difference" in capsys.readouterr().out
+    assert "max difference from the Keras model" in capsys.readouterr().out
 
 
 def test_predict_and_export_take_the_image_shape_from_the_model(capsys, tmp_path):
@@ -160,4 +184,4 @@ def test_predict_and_export_take_the_image_shape_from_the_model(capsys, tmp_path
     assert main(["predict", str(model), str(image)]) == 0
     assert capsys.readouterr().out.split("\t")[1] in ("0", "1", "2")
     assert main(["export", str(model), str(tmp_path / "export")]) == 0
-    assert "round-trip max difference" in capsys.readouterr().out
+    assert "max difference from the Keras model" in capsys.readouterr().out

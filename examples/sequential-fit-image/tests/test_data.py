@@ -1,4 +1,5 @@
-"""Your own data: class folders, unreadable files skipped and listed, the split."""
+"""Your own data: class folders, bad files skipped and listed, the split, the
+pipeline's cache and augmentation."""
 
 import dataclasses
 
@@ -10,6 +11,7 @@ from PIL import Image
 from example_sequential_fit_image.config import Config
 from example_sequential_fit_image.data import (
     DataError,
+    augments,
     load_datasets,
     load_image,
     read_directory,
@@ -18,7 +20,7 @@ from example_sequential_fit_image.data import (
 
 @pytest.fixture
 def data_dir(tmp_path):
-    """Two classes of images in four formats, a broken PNG, and stray files."""
+    """Two classes of images in four formats, two non-images, and stray files."""
     rng = np.random.default_rng(0)
     for name in ("cats", "dogs"):
         (tmp_path / name).mkdir()
@@ -26,6 +28,7 @@ def data_dir(tmp_path):
             pixels = rng.integers(0, 255, (10 + index, 12, 3), dtype="uint8")
             Image.fromarray(pixels).save(tmp_path / name / f"{index}{suffix}")
     (tmp_path / "cats" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(32))
+    (tmp_path / "cats" / "page.jpg").write_text("<html>a page saved as .jpg</html>")
     (tmp_path / "cats" / "notes.md").write_text("a stray file")
     (tmp_path / "dogs" / ".DS_Store").write_bytes(b"\0")
     (tmp_path / ".ipynb_checkpoints").mkdir()
@@ -40,6 +43,7 @@ def test_class_folders_are_the_classes_and_bad_files_are_listed(data_dir):
     assert sorted(path.name for path in skipped) == [
         "broken.png",
         "notes.md",
+        "page.jpg",
     ]
 
 
@@ -69,6 +73,90 @@ def test_every_format_loads_at_the_given_size(data_dir, suffix, channels):
     assert tuple(image.shape) == (20, 20, channels)
     assert image.dtype == tf.float32
     assert 0 <= float(tf.reduce_min(image)) <= float(tf.reduce_max(image)) <= 255
+
+
+def batches(dataset) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(images.numpy(), labels.numpy()) for images, labels in dataset]
+
+
+def test_a_file_that_fails_to_decode_is_skipped_and_named_after_the_epoch(
+    data_dir, capsys
+):
+    # PNGs cut short: they begin as images, so only decoding them finds them.
+    for name in ("cats", "dogs"):
+        png = (data_dir / name / "0.png").read_bytes()
+        (data_dir / name / "cut.png").write_bytes(png[: len(png) // 2])
+    config = Config(data_dir=str(data_dir), batch_size=3, validation_split=0.5)
+    # A seed that puts one cut file in each split.
+    for seed in range(100):
+        data = load_datasets(dataclasses.replace(config, seed=seed))
+        files = [log.paths for log in data.decode_logs]
+        if all(any(path.endswith("cut.png") for path in split) for split in files):
+            break
+    cut = sorted(str(data_dir / name / "cut.png") for name in ("cats", "dogs"))
+    capsys.readouterr()
+    for epoch in range(2):
+        train, validation = batches(data.train), batches(data.validation)
+        # Batches stay full: the first files of the split fill the gaps.
+        assert [len(labels) for _, labels in train] == [3, 3]
+        assert [len(labels) for _, labels in validation] == [3, 3]
+        assert len(train) == int(data.train.cardinality())
+        assert len(validation) == int(data.validation.cardinality())
+        assert capsys.readouterr().out == ""
+        data.report_skipped()
+        named = sorted(capsys.readouterr().out.splitlines())
+        # Named once, after the epoch that met them.
+        assert named == [
+            f"Skipped file (unreadable or not an image): {path}"
+            for path in (cut if epoch == 0 else [])
+        ]
+
+
+@pytest.mark.parametrize("cache", ["memory", "directory"])
+def test_a_cache_gives_what_decoding_gives(data_dir, tmp_path, cache):
+    config = Config(data_dir=str(data_dir), batch_size=4)
+    directory = tmp_path / "cache"
+    cached = dataclasses.replace(
+        config, cache=str(directory) if cache == "directory" else cache
+    )
+    data, cached_data = load_datasets(config), load_datasets(cached)
+    expected = batches(data.validation)
+    # The first epoch fills the cache, the second reads it.
+    for _ in range(2):
+        got = batches(cached_data.validation)
+        assert len(got) == len(expected)
+        for got_batch, expected_batch in zip(got, expected, strict=True):
+            assert all(map(np.array_equal, got_batch, expected_batch))
+        train_labels = [labels for _, labels in batches(cached_data.train)]
+        assert sorted(np.concatenate(train_labels)) == sorted(
+            np.concatenate([labels for _, labels in batches(data.train)])
+        )
+    if cache == "directory":
+        # One cache per split, named by the files and the image size it holds.
+        assert len(list(directory.glob("*.index"))) == 2
+        batches(load_datasets(dataclasses.replace(cached, image_size=8)).validation)
+        assert len(list(directory.glob("*.index"))) == 3
+
+
+def test_augment_auto_means_a_data_directory(data_dir):
+    assert augments(Config(data_dir=str(data_dir)))
+    assert not augments(Config())
+    assert augments(Config(augment="on"))
+    assert not augments(Config(data_dir=str(data_dir), augment="off"))
+
+
+def test_augmentation_changes_training_images_only(data_dir):
+    config = Config(data_dir=str(data_dir), batch_size=8, channels=3, seed=3)
+    plain = load_datasets(dataclasses.replace(config, augment="off"))
+    augmented = load_datasets(dataclasses.replace(config, augment="on"))
+    for split, changed in (("train", True), ("validation", False)):
+        (images, labels), *_ = batches(getattr(plain, split))
+        (new_images, new_labels), *_ = batches(getattr(augmented, split))
+        assert np.array_equal(labels, new_labels)
+        assert new_images.shape == images.shape
+        assert new_images.dtype == np.float32
+        assert (not np.array_equal(new_images, images)) == changed
+        assert 0 <= new_images.min() <= new_images.max() <= 255
 
 
 def test_too_few_files_for_the_split_is_refused(data_dir):

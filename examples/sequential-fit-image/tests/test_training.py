@@ -4,6 +4,7 @@ import dataclasses
 import math
 import shutil
 
+import keras
 import numpy as np
 import pytest
 
@@ -19,6 +20,7 @@ RUN_FILES = [
     "history.csv",
     "training_curves.png",
     "model.keras",
+    "best.keras",
 ]
 
 
@@ -53,13 +55,85 @@ def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     assert load_config(run_dir / "config.toml") == config
 
 
+def validation_data(config):
+    """The validation split, as the saved model takes it."""
+    return load_datasets(config).validation
+
+
+def validation_accuracy(model_path, config) -> float:
+    model = load_model(model_path, compile=False)
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    results = model.evaluate(validation_data(config), return_dict=True, verbose=0)
+    return results["accuracy"]
+
+
+def layers_of(model):
+    """The layers of a model, and of the models inside it."""
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from layers_of(layer)
+
+
 def test_best_model_takes_what_the_final_model_takes(trained_run, config):
     run_dir, _ = trained_run
-    data = load_datasets(config)
-    inputs, _ = next(iter(data.validation))
+    inputs, _ = next(iter(validation_data(config)))
     best = load_model(run_dir / "best.keras").predict(inputs, verbose=0)
     final = load_model(run_dir / "model.keras").predict(inputs, verbose=0)
     assert best.shape == final.shape == (len(inputs), 10)
+
+
+@pytest.mark.slow
+def test_early_stopping_keeps_the_best_epoch_across_a_resume(
+    trained_run, config, tmp_path
+):
+    """The first two epochs learn; resumed at a learning rate that wrecks the
+    model, the run stops once `patience` epochs have not beaten the best, and
+    model.keras holds the best epoch's weights, not the last epoch's."""
+    run_dir = shutil.copytree(trained_run[0], tmp_path / "run")
+    patience = 2
+    wrecking = dataclasses.replace(
+        config, epochs=8, learning_rate=10.0, early_stopping_patience=patience
+    )
+    history = train(wrecking, run_dir, resume=True)
+    best = int(np.argmax(history["val_accuracy"]))
+    assert best < 2
+    assert len(history["val_accuracy"]) == best + 1 + patience < wrecking.epochs
+    accuracy = validation_accuracy(run_dir / "model.keras", config)
+    assert accuracy == pytest.approx(history["val_accuracy"][best], abs=1e-6)
+    assert accuracy > history["val_accuracy"][-1]
+    assert validation_accuracy(run_dir / "best.keras", config) == accuracy
+
+
+@pytest.mark.slow
+def test_mixed_bfloat16_trains_resumes_and_reloads_exactly(config, tmp_path):
+    config = dataclasses.replace(
+        config,
+        epochs=1,
+        precision="mixed_bfloat16",
+        optimizer="adamw",
+        schedule="cosine",
+        label_smoothing=0.1,
+    )
+    run_dir = tmp_path / "run"
+    history = train(config, run_dir)
+    assert math.isfinite(history["loss"][0])
+    model = load_model(run_dir / "model.keras")
+    compute_dtypes = {layer.name: layer.compute_dtype for layer in layers_of(model)}
+    assert compute_dtypes["pool"] == "bfloat16"
+    assert compute_dtypes["classifier"] == "float32"
+    inputs, _ = next(iter(validation_data(config)))
+    assert model.predict(inputs, verbose=0).dtype == np.float32
+    accuracy = validation_accuracy(run_dir / "model.keras", config)
+    assert accuracy == pytest.approx(history["val_accuracy"][0], abs=1e-6)
+    # Resuming the finished run restores its checkpoint and saves it again.
+    before = model.get_weights()
+    train(config, run_dir, resume=True)
+    after = load_model(run_dir / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_resuming_a_finished_run_restores_every_weight(trained_run, config, tmp_path):
@@ -83,8 +157,8 @@ def test_resume_without_a_checkpoint_is_an_error(config, tmp_path):
 
 
 @pytest.mark.slow
-def test_seeded_runs_give_identical_weights(config, tmp_path):
-    config = dataclasses.replace(config, epochs=1)
+def test_deterministic_seeded_runs_give_identical_weights(config, tmp_path):
+    config = dataclasses.replace(config, epochs=1, deterministic=True)
     train(config, tmp_path / "a")
     train(config, tmp_path / "b")
     first = load_model(tmp_path / "a" / "model.keras").get_weights()

@@ -280,7 +280,10 @@ def two_workers(tmp_path_factory):
     """
     directory = tmp_path_factory.mktemp("two-workers")
     cluster = Cluster(directory)
-    settings = ["--strategy", "multi-worker", "--epochs", "2", "--dropout-rate", "0"]
+    settings = [
+        *("--strategy", "multi-worker", "--epochs", "2", "--dropout-rate", "0"),
+        "--deterministic",  # the workers' weights are compared bit for bit
+    ]
     try:
         cluster.start("first", [*settings, "--output-dir", "runs"])
         chief_pids = [cluster.processes[0].pid]

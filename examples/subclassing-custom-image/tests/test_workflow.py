@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -212,7 +213,8 @@ def test_evaluate_predict_export_and_serve(killed_and_resumed, tmp_path):
     class_names = json.loads((run_dir / "class_names.json").read_text())
 
     export_dir = tmp_path / "export"
-    assert "round-trip max difference" in cli("export", model, export_dir).stdout
+    exported = cli("export", model, export_dir).stdout
+    assert "max difference from the Keras model" in exported
     serving = tf.saved_model.load(str(export_dir))
     size = (SETTINGS["image_size"], SETTINGS["image_size"])
     images = [
@@ -224,3 +226,12 @@ def test_evaluate_predict_export_and_serve(killed_and_resumed, tmp_path):
     np.testing.assert_allclose(
         probabilities.max(axis=1), [float(row[2]) for row in rows], atol=1e-3
     )
+
+    # Trained on a data directory with augment "auto", so on augmented images;
+    # yet neither the saved model nor the export holds an augmentation layer.
+    assert 'augment = "auto"' in (run_dir / "config.toml").read_text()
+    with zipfile.ZipFile(model) as archive:
+        saved = archive.read("config.json").decode()
+    exported = (export_dir / "saved_model.pb").read_bytes().decode(errors="replace")
+    for name in ("augmentation", "Random", "random_"):
+        assert name not in saved and name not in exported, name

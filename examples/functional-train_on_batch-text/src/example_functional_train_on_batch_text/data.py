@@ -258,4 +258,3 @@ def _pipeline(
             num_parallel_calls=tf.data.AUTOTUNE,
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
-    return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)

@@ -7,11 +7,36 @@ Registering the class under PACKAGE names it "PACKAGE>ClassName" in saved files,
 which is how `keras.saving.load_model` finds it again.
 """
 
+import contextlib
+
 import keras
 from keras import ops
 
 # The prefix of this project's registered names; renaming it breaks saved models.
 PACKAGE = "example_functional_train_on_batch_text"
+
+
+@contextlib.contextmanager
+def dtype_policy(policy):
+    """Make layers under a Keras dtype policy, then restore the global one.
+
+    A layer takes the policy in force when it is made and saves it in its
+    config: build the model inside this block. Under "mixed_float16" or
+    "mixed_bfloat16" layers keep float32 weights and compute in 16 bits. A
+    layer that makes its sublayers in `__init__` makes them under the global
+    policy, so its `from_config` makes them inside this block too, under its
+    own saved policy: a loaded model computes as the trained one did.
+
+    Args:
+        policy: A policy name ("float32", "mixed_bfloat16", ...) or a
+            keras.DTypePolicy.
+    """
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

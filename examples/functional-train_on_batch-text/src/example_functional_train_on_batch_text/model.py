@@ -33,7 +33,10 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
     x = blocks.resnet(x, PRESETS[config.preset])
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(config.dropout_rate, name="dropout")(x)
-    outputs = Linear(num_classes, activation="softmax", name="classifier")(x)
+    # float32 under mixed precision too: a stable softmax, float32 outputs.
+    outputs = Linear(
+        num_classes, activation="softmax", dtype="float32", name="classifier"
+    )(x)
     return keras.Model(inputs, outputs, name=config.preset)
 
 

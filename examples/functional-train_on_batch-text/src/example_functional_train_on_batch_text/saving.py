@@ -1,4 +1,4 @@
-"""Saving and loading: the native .keras file, weights, and a SavedModel export.
+"""Saving and loading: the native .keras file, weights, and exports for serving.
 
 Keras finds custom classes by their registered names, such as
 "example_functional_train_on_batch_text>Linear".
@@ -7,19 +7,25 @@ names, for `keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)` and
 for readers who want to see what a saved model needs.
 """
 
+import importlib.util
 import os
 import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
+from keras import layers
 
 from .config import ProjectError
 from .layers import Linear, PositionEmbedding
+from .optim import LabelSmoothingLoss
 
 CUSTOM_OBJECTS = {
     "example_functional_train_on_batch_text>Linear": Linear,
     "example_functional_train_on_batch_text>PositionEmbedding": PositionEmbedding,
+    # The loss a model trained with label_smoothing was compiled with.
+    "example_functional_train_on_batch_text>LabelSmoothingLoss": LabelSmoothingLoss,
 }
 
 
@@ -92,19 +98,68 @@ def load_weights(model: keras.Model, path: str | Path) -> keras.Model:
     return model
 
 
-def export_model(model: keras.Model, directory: str | Path) -> Path:
-    """Export a SavedModel for serving (TF Serving, TFLite, tf.saved_model.load).
-    Its `serve` signature takes a batch of raw strings and returns class
-    probabilities. Load it with load_export, never with keras.saving.load_model.
+# The file each export format other than the SavedModel writes, and the packages
+# it needs beyond TensorFlow: its converter, and the runtime that checks the file.
+EXPORT_FILES = {"onnx": "model.onnx", "litert": "model.tflite"}
+EXPORT_PACKAGES = {"onnx": ("tf2onnx", "onnxruntime"), "litert": ("ai_edge_litert",)}
+
+
+class ExportError(ProjectError):
+    """An export format whose packages are not installed."""
+
+
+def export_model(
+    model: keras.Model, directory: str | Path, *, format: str = "saved_model"
+) -> Path:
+    """Export the model for serving, through `keras.Model.export`.
+    "saved_model" writes a SavedModel whose `serve` signature takes a batch
+    of raw strings and returns class probabilities; load it with load_export,
+    never with keras.saving.load_model. "onnx" and "litert" write
+    directory/model.onnx or directory/model.tflite: the classifier alone, on
+    token ids (int64, sequence_length per text), with the vectorizer's
+    vocabulary beside it in directory/vocabulary.txt (README: "Exports").
+
+    Args:
+        model: The model, as load_model returns it.
+        directory: Where to write; created if needed.
+        format: "saved_model", "onnx" or "litert".
+
+    Returns:
+        The SavedModel directory, or the model file written into it.
+
+    Raises:
+        ExportError: The packages the format needs are not installed.
     """
-    signature = [tf.TensorSpec((None,), tf.string, name="text")]
-    model.export(
-        str(directory),
-        format="tf_saved_model",
-        input_signature=signature,
+    if format != "saved_model" and format not in EXPORT_FILES:
+        raise ValueError(
+            f"format must be 'saved_model' or one of {list(EXPORT_FILES)}. "
+            f"Received: format={format!r}"
+        )
+    if format == "saved_model":
+        signature = [tf.TensorSpec((None,), tf.string, name="text")]
+        model.export(
+            str(directory),
+            format="tf_saved_model",
+            input_signature=signature,
+            verbose=False,
+        )
+        return Path(directory)
+    _require_packages(format)
+    vectorizer, classifier = text_parts(model)
+    length = vectorizer.get_config()["output_sequence_length"]
+    path = Path(directory) / EXPORT_FILES[format]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    classifier.export(
+        str(path),
+        format=format,
+        input_signature=[tf.TensorSpec((None, length), tf.int64, name="tokens")],
         verbose=False,
     )
-    return Path(directory)
+    # Line i holds the token of id i: "" (padding), "[UNK]", then the words.
+    (path.parent / "vocabulary.txt").write_text(
+        "\n".join(vectorizer.get_vocabulary()) + "\n", encoding="utf-8"
+    )
+    return path
 
 
 def load_export(directory: str | Path):
@@ -116,3 +171,55 @@ def load_export(directory: str | Path):
     if not tf.saved_model.contains_saved_model(str(directory)):
         raise ModelFileError(f"no SavedModel in {directory}")
     return tf.saved_model.load(str(directory))
+
+
+def run_export(path: str | Path, inputs: np.ndarray) -> np.ndarray:
+    """Predict with an exported model.onnx or model.tflite in its own runtime.
+
+    Args:
+        path: The file export_model wrote: onnxruntime runs a .onnx file,
+            LiteRT's interpreter a .tflite file.
+        inputs: A batch of token ids (int64).
+
+    Returns:
+        The class probabilities the runtime computed.
+    """
+    path = Path(path)
+    if path.suffix == ".onnx":
+        _require_packages("onnx")
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(
+            str(path), providers=["CPUExecutionProvider"]
+        )
+        (feed,) = session.get_inputs()
+        return session.run(None, {feed.name: inputs})[0]
+    _require_packages("litert")
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    (feed,) = interpreter.get_input_details()
+    # The file takes batches of one; resize it to take the whole batch.
+    interpreter.resize_tensor_input(feed["index"], inputs.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(feed["index"], inputs)
+    interpreter.invoke()
+    (output,) = interpreter.get_output_details()
+    return interpreter.get_tensor(output["index"])
+
+
+def text_parts(model: keras.Model) -> tuple[layers.TextVectorization, keras.Model]:
+    """The vectorizer and the classifier of a model on raw strings."""
+    return model.get_layer("vectorizer"), model.layers[-1]
+
+
+def _require_packages(format: str) -> None:
+    """Raise ExportError naming the extra if a package of `format` is missing."""
+    missing = [name for name in EXPORT_PACKAGES[format] if not _installed(name)]
+    if missing:
+        extra = 'pip install -e ".[export]"'
+        raise ExportError(f"{format} export needs {', '.join(missing)}: {extra}")
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None

@@ -1,9 +1,10 @@
-"""Command line: train, evaluate, predict and export.
+"""Command line: train, evaluate, predict, export and tune.
 
     python -m example_sequential_fit_image COMMAND --help
 
 Settings are checked before TensorFlow is imported, so a bad value fails in
-a fraction of a second with one line naming the setting.
+a fraction of a second with one line naming the setting. TensorFlow's
+start-up notices show only with --verbose (see startup.py).
 """
 
 import argparse
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 from .config import Config, ProjectError, load_config
+from .startup import quiet_tensorflow
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 # The settings a resumed run may change; the others shape its model or its data.
@@ -21,10 +23,21 @@ RESUMABLE = (
     "epochs",
     "batch_size",
     "learning_rate",
+    "weight_decay",
+    "schedule",
     "lr_decay_epochs",
     "lr_decay_factor",
+    "warmup_epochs",
+    "label_smoothing",
+    "early_stopping_patience",
+    "jit_compile",
+    "deterministic",
     "strategy",
+    "augment",
+    "cache",
 )
+# Trials of a search when --trials is not given.
+DEFAULT_TRIALS = 10
 # The settings evaluate takes: which data, and how it is split and batched.
 DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
 
@@ -32,6 +45,8 @@ DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
 def main(argv: list[str] | None = None) -> int:
     """Run one command; return the process exit code."""
     args = _parser().parse_args(argv)
+    if not args.verbose:
+        quiet_tensorflow()
     try:
         return args.command(args)
     except ProjectError as error:
@@ -112,24 +127,79 @@ def predict(args) -> int:
 
 
 def export(args) -> int:
-    """Export a SavedModel and check that it predicts as the Keras model does."""
+    """Export for serving, run the export, and compare it with the Keras model."""
     import numpy as np
     import tensorflow as tf
 
-    from .saving import export_model, image_shape, load_export, load_model
+    from .saving import (
+        export_model,
+        image_shape,
+        load_export,
+        load_model,
+        run_export,
+    )
 
     model = load_model(args.model, compile=False)
-    export_model(model, args.directory)
-    sample = tf.random.uniform((2, *image_shape(model)), maxval=255.0, seed=0)
-    exported = load_export(args.directory)
-    difference = np.max(np.abs(exported.serve(sample) - model(sample)))
-    if difference > 1e-5:
+    path = export_model(model, args.directory, format=args.format)
+    sample = tf.random.uniform((4, *image_shape(model)), maxval=255.0, seed=0)
+    expected = model.predict(sample, verbose=0)
+    if args.format == "saved_model":
+        exported = load_export(path)  # kept: its variables live as long as it does
+        predicted, tolerance = exported.serve(sample), 1e-5
+    else:
+        predicted, tolerance = run_export(path, sample.numpy()), 1e-4
+    difference = np.max(np.abs(predicted - expected))
+    if difference > tolerance:
         return _fail(
-            f"the export predicts differently (max difference {difference:.2e})"
+            f"the {args.format} export predicts differently from the Keras model "
+            f"(max difference {difference:.2e}, above {tolerance:.0e})"
         )
     print(
-        f"Exported {args.model} to {args.directory} "
-        f"(round-trip max difference {difference:.1e})"
+        f"Exported {args.model} to {path} ({args.format}; max difference from "
+        f"the Keras model {difference:.1e})"
+    )
+    return 0
+
+
+def tune(args) -> int:
+    """Search hyperparameters with KerasTuner, or resume a search."""
+    if args.trials is not None and args.trials < 1:
+        raise ProjectError(f"--trials must be a positive integer, got {args.trials}")
+    overrides = _overrides(args)
+    if args.resume:
+        search_dir = Path(args.resume)
+        config, trials = _resumed_search(search_dir, args.config, overrides)
+    else:
+        config_path = args.config or (
+            DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+        )
+        config = load_config(config_path, **overrides)
+        search_dir = _new_run_dir(Path(config.output_dir), prefix="tune-")
+        search_dir.mkdir(parents=True)
+        (search_dir / "config.toml").write_text(config.to_toml(), encoding="utf-8")
+        trials = DEFAULT_TRIALS
+    trials = args.trials or trials
+    (search_dir / "search.json").write_text(json.dumps({"trials": trials}))
+    from .tuning import markdown_table
+    from .tuning import tune as search
+
+    try:
+        rows = search(config, search_dir, trials)
+    except KeyboardInterrupt:
+        print(
+            "\nInterrupted. Continue the search (an interrupted trial from its last "
+            f"epoch) with:\n  python -m {__package__} tune --resume {search_dir}",
+            file=sys.stderr,
+        )
+        return 130
+    print(markdown_table(rows), end="")
+    best = search_dir / "best.toml"
+    if not best.is_file():
+        return _fail(f"no trial of {search_dir} completed")
+    print(f"Results: {search_dir / 'results.csv'} and results.md")
+    print(
+        f"The best trial's settings: {best}. Train with them:\n"
+        f"  python -m {__package__} train --config {best}"
     )
     return 0
 
@@ -170,10 +240,37 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("inputs", nargs="+", metavar="INPUT", help="an image file")
     command.set_defaults(command=predict)
 
-    command = commands.add_parser("export", help="export a SavedModel for serving")
+    command = commands.add_parser("export", help="export the model for serving")
     command.add_argument("model", type=Path, help="a .keras file")
-    command.add_argument("directory", type=Path, help="where to write the SavedModel")
+    command.add_argument("directory", type=Path, help="where to write the export")
+    command.add_argument(
+        "--format",
+        choices=("saved_model", "onnx", "litert"),
+        default="saved_model",
+        help="saved_model (default), onnx (model.onnx) or litert (model.tflite)",
+    )
     command.set_defaults(command=export)
+
+    command = commands.add_parser("tune", help="search hyperparameters (KerasTuner)")
+    command.add_argument(
+        "--trials",
+        type=int,
+        help=f"trials in all, finished ones included (default: {DEFAULT_TRIALS})",
+    )
+    command.add_argument(
+        "--config", type=Path, help=f"TOML settings (default: {DEFAULT_CONFIG})"
+    )
+    command.add_argument(
+        "--resume", metavar="SEARCH_DIR", help="continue an interrupted search"
+    )
+    _add_overrides(command)
+    command.set_defaults(command=tune)
+    for command in commands.choices.values():
+        command.add_argument(
+            "--verbose",
+            action="store_true",
+            help="show TensorFlow's start-up messages (oneDNN, CUDA, CPU features)",
+        )
     return parser
 
 
@@ -189,6 +286,12 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
         if names is not None and field.name not in names:
             continue
         flag = "--" + field.name.replace("_", "-")
+        if field.type is bool:
+            # --deterministic sets true, --no-deterministic false.
+            group.add_argument(
+                flag, dest=f"set_{field.name}", action=argparse.BooleanOptionalAction
+            )
+            continue
         group.add_argument(
             flag,
             dest=f"set_{field.name}",
@@ -223,6 +326,25 @@ def _resumed_config(run_dir: Path, config_path: Path | None, overrides: dict):
     return load_config(saved, **overrides)
 
 
+def _resumed_search(search_dir: Path, config_path, overrides: dict):
+    """(settings, trials) of the search in search_dir; a resume changes no setting."""
+    saved = search_dir / "config.toml"
+    if not (saved.is_file() and (search_dir / "search.json").is_file()):
+        raise ProjectError(f"no search to resume in {search_dir}")
+    if config_path is not None:
+        raise ProjectError("--resume uses the search's own config.toml; drop --config")
+    config = load_config(saved)
+    for name, value in overrides.items():
+        if value != getattr(config, name):
+            flag = "--" + name.replace("_", "-")
+            raise ProjectError(
+                f"{flag} cannot change when resuming: every trial of {search_dir} "
+                f"uses {name}={getattr(config, name)!r}"
+            )
+    search = json.loads((search_dir / "search.json").read_text(encoding="utf-8"))
+    return config, search["trials"]
+
+
 def _model_config(model: Path, overrides: dict) -> Config:
     """The settings of the run that saved a model (its config.toml), else defaults."""
     run_config = Path(model).parent / "config.toml"
@@ -234,9 +356,9 @@ def _class_names(model: Path) -> list[str]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
 
 
-def _new_run_dir(output_dir: Path) -> Path:
+def _new_run_dir(output_dir: Path, prefix: str = "") -> Path:
     """output_dir/<date>-<time>, with a suffix if two runs start in one second."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
+    stamp = prefix + time.strftime("%Y%m%d-%H%M%S")
     run_dir, suffix = output_dir / stamp, 1
     while run_dir.exists():
         suffix += 1

@@ -4,11 +4,20 @@ images, no download), resized to `image_size`. Your own data is a directory
 with one sub-folder per class of PNG, JPEG, GIF, BMP or WebP files of any
 size, also resized. Pixels stay in 0-255: the model rescales them itself, so a
 saved or exported model takes raw images.
+
+Files are decoded in parallel while the model trains, never in a pass of their
+own: a file whose header is not an image's is skipped before training, and one
+that still fails to decode is skipped where it is met and named at the end of
+that epoch (Datasets.report_skipped). Training batches can be augmented on the
+CPU (random flip, translation, zoom and contrast): the model never holds the
+augmentation layers, so saved and exported models see images as they are.
 """
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
+import keras
 import numpy as np
 import tensorflow as tf
 from sklearn.datasets import load_digits
@@ -16,6 +25,17 @@ from sklearn.datasets import load_digits
 from .config import Config, ProjectError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+# How a file of each format begins: (offset, bytes) pairs that must all match.
+IMAGE_SIGNATURES = (
+    ((0, b"\x89PNG\r\n\x1a\n"), (12, b"IHDR")),
+    ((0, b"\xff\xd8\xff"),),
+    ((0, b"GIF87a"),),
+    ((0, b"GIF89a"),),
+    ((0, b"BM"),),
+    ((0, b"RIFF"), (8, b"WEBP")),
+)
+# Shuffle buffer behind a file cache: decoded images, held in memory.
+FILE_CACHE_SHUFFLE_BUFFER = 1024
 
 
 class DataError(ProjectError, ValueError):
@@ -32,20 +52,34 @@ class Datasets:
         class_names: The name of each label, by index.
         skipped: Files of the data directory left out: unreadable, or not
             images.
+        decode_logs: What the pipelines of a data directory delivered, to name
+            the files they could not decode.
     """
 
     train: tf.data.Dataset
     validation: tf.data.Dataset
     class_names: list[str]
     skipped: list[Path] = dataclasses.field(default_factory=list)
+    decode_logs: list["DecodeLog"] = dataclasses.field(default_factory=list)
+
+    def report_skipped(self) -> None:
+        """Print the files found undecodable since the last call.
+
+        Call it after each epoch: a file that fails to decode is left out of
+        its batch, and named here once its epoch has been read in full.
+        """
+        for log in self.decode_logs:
+            for path in log.undelivered():
+                print(f"Skipped file (unreadable or not an image): {path}")
+                self.skipped.append(path)
 
 
 def load_datasets(config: Config) -> Datasets:
     """Load the configured data and split it into training and validation.
 
     Args:
-        config: Reads data_dir, validation_split, batch_size, seed, image_size
-            and channels.
+        config: Reads data_dir, validation_split, batch_size, seed, image_size,
+            channels, augment and cache.
 
     Returns:
         The pipelines, batched with config.batch_size and prefetched.
@@ -60,11 +94,19 @@ def load_datasets(config: Config) -> Datasets:
     else:
         inputs, labels, class_names = embedded_digits()
     train, validation = _split(inputs, labels, config.validation_split, config.seed)
+    if not config.data_dir:
+        return Datasets(
+            train=_pipeline(*train, config, split="train"),
+            validation=_pipeline(*validation, config, split="validation"),
+            class_names=class_names,
+        )
+    logs = [DecodeLog(train[0]), DecodeLog(validation[0])]
     return Datasets(
-        train=_pipeline(*train, config, shuffle=True),
-        validation=_pipeline(*validation, config, shuffle=False),
+        train=_pipeline(*train, config, split="train", log=logs[0]),
+        validation=_pipeline(*validation, config, split="validation", log=logs[1]),
         class_names=class_names,
         skipped=skipped,
+        decode_logs=logs,
     )
 
 
@@ -83,9 +125,9 @@ def embedded_digits():
 def read_directory(directory: Path):
     """Find the images in one sub-folder per class.
 
-    Every image is decoded once, up front: files that do not decode (broken,
-    truncated, or not images at all) are skipped and listed here, so a bad
-    file cannot stop an epoch halfway.
+    Only the first bytes of each file are read: a file that does not begin as
+    an image of a known format (empty, a web page saved as .jpg, ...) is
+    skipped and listed here. Files are decoded while training; see DecodeLog.
 
     Args:
         directory: The data directory.
@@ -97,16 +139,47 @@ def read_directory(directory: Path):
         DataError: Fewer than two classes, or no readable image.
     """
     class_names, files, skipped = _class_files(directory, IMAGE_SUFFIXES)
-    decodes = _decodes([str(path) for _, path in files])
     paths, labels = [], []
-    for (label, path), readable in zip(files, decodes, strict=True):
-        if readable:
+    for label, path in files:
+        if _looks_like_image(path):
             paths.append(str(path))
             labels.append(label)
         else:
             skipped.append(path)
     _check_readable(directory, labels, class_names)
     return np.array(paths), np.array(labels, dtype="int32"), class_names, skipped
+
+
+class DecodeLog:
+    """Which files of a split the pipeline delivered, to name those it could not.
+
+    The pipeline drops a file that fails to decode and records the index of
+    every file it delivers, one batch at a time. After an epoch, the files
+    never delivered are the ones that failed.
+
+    Args:
+        paths: The split's files, in the order of the indices.
+    """
+
+    def __init__(self, paths):
+        self.paths = paths
+        self.delivered = np.zeros(len(paths), dtype=bool)
+        self.reported = np.zeros(len(paths), dtype=bool)
+
+    def record(self, indices):
+        """Mark the files of one batch as delivered (called by the pipeline)."""
+        self.delivered[indices.numpy()] = True
+        return indices
+
+    def undelivered(self) -> list[Path]:
+        """The files not delivered since the last call and not named before.
+
+        Call it only after a full pass over the split.
+        """
+        missing = ~self.delivered & ~self.reported
+        self.reported |= missing
+        self.delivered[:] = False
+        return [Path(self.paths[index]) for index in np.flatnonzero(missing)]
 
 
 def load_image(path, image_size: int, channels: int):
@@ -140,24 +213,6 @@ def read_image(path: Path, image_size: int, channels: int):
         return load_image(str(path), image_size, channels)
     except tf.errors.InvalidArgumentError as error:
         raise DataError(f"cannot read {path} as an image") from error
-
-
-def _decodes(paths: list[str]) -> list[bool]:
-    """Whether each file decodes as load_image decodes it (in parallel)."""
-
-    def decode(index, path):
-        image = tf.io.decode_image(
-            tf.io.read_file(path), channels=3, expand_animations=False
-        )
-        return index, tf.shape(image)
-
-    readable = (
-        tf.data.Dataset.from_tensor_slices((np.arange(len(paths)), paths))
-        .map(decode, num_parallel_calls=tf.data.AUTOTUNE)
-        .ignore_errors()
-    )
-    found = {int(index) for index, _ in readable.as_numpy_iterator()}
-    return [index in found for index in range(len(paths))]
 
 
 def _class_files(directory: Path, suffixes):
@@ -221,21 +276,58 @@ def _split(inputs, labels, validation_split: float, seed: int):
     return (inputs[train], labels[train]), (inputs[validation], labels[validation])
 
 
-def _pipeline(inputs, labels, config: Config, *, shuffle: bool) -> tf.data.Dataset:
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
-    if shuffle:
-        dataset = dataset.shuffle(
-            len(labels), seed=config.seed, reshuffle_each_iteration=True
-        )
-    if config.data_dir:
-        dataset = dataset.map(
-            lambda path, label: (
-                load_image(path, config.image_size, config.channels),
-                label,
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
-    else:
+def augments(config: Config) -> bool:
+    """Whether training batches are augmented ("auto": for a data directory)."""
+    if config.augment == "auto":
+        return bool(config.data_dir)
+    return config.augment == "on"
+
+
+def augmentation(seed: int) -> keras.layers.Pipeline:
+    """Random flip, translation, zoom and contrast, for training batches.
+
+    It runs in the input pipeline on the CPU, never inside the model, so a
+    saved or exported model holds no augmentation layer.
+
+    Args:
+        seed: Seeds each layer's random draws (seed, seed + 1, ...).
+
+    Returns:
+        The layers, applied in turn to a batch of images with pixels in 0-255.
+    """
+    # float32 whatever the dtype policy: these layers feed the pipeline, not the model.
+    return keras.layers.Pipeline(
+        [
+            keras.layers.RandomFlip("horizontal", seed=seed, dtype="float32"),
+            keras.layers.RandomTranslation(0.1, 0.1, seed=seed + 1, dtype="float32"),
+            keras.layers.RandomZoom(0.1, seed=seed + 2, dtype="float32"),
+            keras.layers.RandomContrast(0.2, seed=seed + 3, dtype="float32"),
+        ],
+        name="augmentation",
+    )
+
+
+def _pipeline(
+    inputs, labels, config: Config, *, split: str, log: DecodeLog | None = None
+) -> tf.data.Dataset:
+    """Batches of (image, label): from in-memory images, or from image files.
+
+    Args:
+        inputs: Images (the embedded digits), or file names with a log.
+        labels: Their labels.
+        config: Reads image_size, channels, batch_size, seed, augment and
+            cache.
+        split: "train" (reshuffled every epoch, and augmented if configured)
+            or "validation" (in a fixed order).
+        log: Records the files each batch delivers.
+    """
+    training = split == "train"
+    if log is None:
+        dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+        if training:
+            dataset = dataset.shuffle(
+                len(labels), seed=config.seed, reshuffle_each_iteration=True
+            )
         size = (config.image_size, config.image_size)
         dataset = dataset.map(
             lambda image, label: (
@@ -243,8 +335,90 @@ def _pipeline(inputs, labels, config: Config, *, shuffle: bool) -> tf.data.Datas
                 label,
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
+        ).batch(config.batch_size)
+    else:
+        dataset = _image_files(inputs, labels, config, split, log)
+    if training and augments(config):
+        augment = augmentation(config.seed)
+        dataset = dataset.map(
+            lambda images, labels: (augment(images), labels),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
-    return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _image_files(paths, labels, config: Config, split: str, log: DecodeLog):
+    """Batches of (image, label) decoded from files in parallel, as training runs.
+
+    A file that fails to decode is dropped, and the split's first files that
+    decode fill the gap: every epoch has the same number of full batches,
+    which every loop and strategy needs.
+    """
+    files = tf.data.Dataset.from_tensor_slices((paths, labels, np.arange(len(labels))))
+
+    def decode(path, label, index):
+        return load_image(path, config.image_size, config.channels), label, index
+
+    shuffle = split == "train"
+    dataset = files
+    if shuffle and config.cache == "none":
+        # File names are cheap to shuffle: shuffled before they are decoded.
+        dataset = files.shuffle(
+            len(labels), seed=config.seed, reshuffle_each_iteration=True
+        )
+    dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    refill = files.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
+    refill = refill.ignore_errors().repeat()
+    dataset = dataset.ignore_errors().concatenate(refill).take(len(labels))
+    if config.cache != "none":
+        dataset = _cached(dataset, config, split, paths)
+        if shuffle:
+            buffer = len(labels)
+            if config.cache != "memory":
+                buffer = min(buffer, FILE_CACHE_SHUFFLE_BUFFER)
+            dataset = dataset.shuffle(
+                buffer, seed=config.seed, reshuffle_each_iteration=True
+            )
+
+    def record(images, targets, indices):
+        delivered = tf.py_function(log.record, [indices], Tout=tf.int64)
+        with tf.control_dependencies([delivered]):
+            return tf.identity(images), targets
+
+    return dataset.batch(config.batch_size).map(
+        record, num_parallel_calls=tf.data.AUTOTUNE
+    )
+
+
+def _cached(dataset, config: Config, split: str, paths):
+    """dataset.cache() in memory, or in a file under config.cache.
+
+    The file is named by a digest of what it holds (each file's name, size and
+    modification time, and the image size), so that other files or settings
+    never read a stale cache.
+    """
+    if config.cache == "memory":
+        return dataset.cache()
+    digest = hashlib.sha256(f"{config.image_size} {config.channels}".encode())
+    for path in paths:
+        stat = Path(path).stat()
+        digest.update(f"{path} {stat.st_size} {stat.st_mtime_ns}\n".encode())
+    directory = Path(config.cache)
+    directory.mkdir(parents=True, exist_ok=True)
+    return dataset.cache(str(directory / f"{split}-{digest.hexdigest()[:20]}"))
+
+
+def _looks_like_image(path: Path) -> bool:
+    """Whether a file begins as an image of a format that load_image decodes."""
+    try:
+        with path.open("rb") as file:
+            head = file.read(16)
+    except OSError:
+        return False
+    return any(
+        all(head[offset : offset + len(magic)] == magic for offset, magic in signature)
+        for signature in IMAGE_SIGNATURES
+    )
 
 
 def _to_channels(image, config: Config):

@@ -35,7 +35,10 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
             *blocks.residual_blocks(preset),
             layers.GlobalAveragePooling2D(name="pool"),
             layers.Dropout(config.dropout_rate, name="dropout"),
-            Linear(num_classes, activation="softmax", name="classifier"),
+            # float32 under mixed precision too: a stable softmax, float32 outputs.
+            Linear(
+                num_classes, activation="softmax", dtype="float32", name="classifier"
+            ),
         ],
         name=config.preset,
     )

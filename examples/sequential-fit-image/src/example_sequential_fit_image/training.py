@@ -1,20 +1,23 @@
-"""Training with `model.fit`: Keras runs the loop; callbacks save and log.
+"""Training with `model.fit`: Keras runs the loop; callbacks set and save.
 
-Callbacks do the bookkeeping: the best model (ModelCheckpoint), TensorBoard
-events, a CSV of every epoch, the learning-rate schedule, and a checkpoint of
-model and optimizer after every epoch to resume from.
+Callbacks work between epochs: LearningRateScheduler sets each epoch's
+learning rate, and a callback hands each epoch to the Bookkeeping the three
+loops share (history.csv, TensorBoard, the best weights, a checkpoint of model
+and optimizer to resume from, early stopping).
 """
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from . import distribute, saving
+from . import distribute, optim, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
+from .layers import dtype_policy
 from .model import build_model
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -26,10 +29,11 @@ def train(
     """Train a model as configured, writing everything the run makes to run_dir.
 
     The run directory holds `config.toml` (the settings used), `summary.txt`,
-    `class_names.json`, `checkpoints/` (model and optimizer after each epoch),
-    `logs/` (TensorBoard), `history.csv`, `training_curves.png`, `best.keras`
-    (the epoch with the best validation accuracy) and, at the end,
-    `model.keras`.
+    `class_names.json`, `checkpoints/` (model and optimizer after each epoch,
+    and in `checkpoints/best/` the weights of the best epoch so far), `logs/`
+    (TensorBoard), `history.csv`, `training_curves.png` and, at the end,
+    `model.keras` (the last epoch, or the best one with early stopping) and
+    `best.keras` (the epoch with the best validation accuracy).
 
     Args:
         config: The validated settings.
@@ -42,36 +46,28 @@ def train(
     """
     strategy = distribute.make_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
+    if config.deterministic:
+        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
+        tf.config.experimental.enable_op_determinism()
     data = load_datasets(config)
     for path in data.skipped:
         print(f"Skipped file (unreadable or not an image): {path}")
-    with strategy.scope():
+    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
+    print(f"Precision {config.precision}, XLA {'on' if jit_compile else 'off'}")
+    with strategy.scope(), dtype_policy(config.precision):
         model = build_model(config, len(data.class_names))
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
         model.compile(
             optimizer=optimizer,
-            loss=keras.losses.SparseCategoricalCrossentropy(),
+            loss=optim.make_loss(config),
             metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=jit_compile,
+            auto_scale_loss=False,  # make_optimizer has scaled it where needed
         )
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    # The model's variables as a list: tf.train.Checkpoint does not follow the
-    # lists in which Keras keeps layers, so checkpointing `model` would leave out
-    # variables that no optimizer holds, such as batch-normalization statistics.
-    checkpoint = tf.train.Checkpoint(
-        weights=model.weights, optimizer=optimizer, epoch=epoch
-    )
-    manager = tf.train.CheckpointManager(
-        checkpoint, run_dir / "checkpoints", max_to_keep=2
-    )
+    book = Bookkeeping(model, optimizer, config, run_dir, strategy, data)
     if resume:
-        if manager.latest_checkpoint is None:
-            raise ProjectError(
-                f"no checkpoint to resume from in {run_dir / 'checkpoints'}"
-            )
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        completed = int(epoch.numpy())
+        completed = book.restore()
         if config.epochs < completed:
             raise ProjectError(
                 f"epochs must be at least {completed}, the epochs {run_dir} has "
@@ -83,55 +79,182 @@ def train(
     else:
         _write_run_files(model, config, data, run_dir)
 
-    def end_epoch(completed: int) -> None:
-        """Checkpoint after `completed` epochs.
-
-        Called after the epoch is logged: a kill between the two leaves a
-        history row that resuming drops and repeats, never a missing one.
-        CheckpointManager writes the new checkpoint's files first and then
-        replaces the `checkpoint` file that names the latest one, so a kill
-        during a save leaves the previous checkpoint as the one to resume.
-        """
-        epoch.assign(completed)
-        manager.save(checkpoint_number=completed)
-
-    callbacks = [
-        keras.callbacks.LearningRateScheduler(lambda index: step_decay(index, config)),
-        keras.callbacks.ModelCheckpoint(
-            run_dir / "best.keras",
-            monitor="val_accuracy",
-            mode="max",
-            save_best_only=True,
-            # A resumed run keeps best.keras until an epoch beats the epochs before.
-            initial_value_threshold=max(
-                read_history(run_dir)["val_accuracy"], default=None
-            ),
-        ),
-        keras.callbacks.TensorBoard(log_dir=run_dir / "logs"),
-        keras.callbacks.CSVLogger(run_dir / "history.csv", append=True),
-        keras.callbacks.LambdaCallback(
-            on_epoch_end=lambda index, logs: end_epoch(index + 1)
-        ),
-    ]
     model.fit(
         distribute.distribute(strategy, data.train),
         validation_data=distribute.distribute(strategy, data.validation),
-        initial_epoch=int(epoch.numpy()),
-        epochs=config.epochs,
-        callbacks=callbacks,
+        initial_epoch=book.completed,
+        epochs=book.last_epoch(),
+        callbacks=[
+            keras.callbacks.LearningRateScheduler(
+                lambda index: optim.learning_rate(index, config)
+            ),
+            _EndEpoch(book),
+        ],
         shuffle=False,  # data.train reshuffles itself every epoch
     )
     history = read_history(run_dir)
-    saving.save_model(model, run_dir / "model.keras")
+    book.save_models(model)
     plot_history(history, run_dir / "training_curves.png")
     return history
 
 
-def step_decay(epoch: int, config: Config) -> float:
-    """The learning rate of an epoch (from 0): step decay every lr_decay_epochs."""
-    return config.learning_rate * config.lr_decay_factor ** (
-        epoch // config.lr_decay_epochs
-    )
+class Bookkeeping:
+    """What every loop does after each epoch, at the same cost in all three.
+
+    `end_epoch` appends the epoch to history.csv and TensorBoard, keeps the
+    weights of the best epoch so far (by validation accuracy), checkpoints,
+    and says whether early stopping ends the run. Early stopping follows
+    `keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+    restore_best_weights=True)`: the run stops once `early_stopping_patience`
+    epochs in a row have not beaten the best, and model.keras then holds the
+    best epoch's weights.
+
+    A resumed run continues as if never stopped: the checkpoint holds the
+    epochs done, the best epoch and its validation accuracy, and
+    checkpoints/best/ckpt-<epoch> the best epoch's weights.
+
+    Args:
+        model: The model, built.
+        optimizer: Its optimizer, built.
+        config: Reads early_stopping_patience.
+        run_dir: The run directory.
+        strategy: The tf.distribute strategy the model was built under.
+        data: The pipelines, which report the files they skipped in the epoch.
+    """
+
+    def __init__(
+        self, model, optimizer, config: Config, run_dir: Path, strategy, data: Datasets
+    ):
+        self.model, self.config, self.run_dir = model, config, run_dir
+        self.data = data
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+        # The model's variables as a list: tf.train.Checkpoint does not follow
+        # the lists in which Keras keeps layers, so checkpointing `model` would
+        # leave out variables that no optimizer holds, such as
+        # batch-normalization statistics.
+        self.checkpoint = tf.train.Checkpoint(
+            weights=model.weights,
+            optimizer=optimizer,
+            epoch=self.epoch,
+            best_epoch=self.best_epoch,
+            best_accuracy=self.best_accuracy,
+        )
+        self.best = tf.train.Checkpoint(weights=model.weights)
+        directory = run_dir / "checkpoints"
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, 2)
+        self.best_manager = tf.train.CheckpointManager(self.best, directory / "best", 2)
+        self.writers = {}  # TensorBoard's, made when the first epoch is logged
+
+    @property
+    def completed(self) -> int:
+        """The epochs done."""
+        return int(self.epoch.numpy())
+
+    def restore(self) -> int:
+        """Restore the last checkpoint; return the epochs it completed."""
+        latest = tf.train.latest_checkpoint(self.run_dir / "checkpoints")
+        if latest is None:
+            raise ProjectError(
+                f"no checkpoint to resume from in {self.run_dir / 'checkpoints'}"
+            )
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return self.completed
+
+    def stopped(self) -> bool:
+        """Whether early stopping ends the run after the epochs done."""
+        patience = self.config.early_stopping_patience
+        return patience > 0 and self.completed - int(self.best_epoch) >= patience
+
+    def last_epoch(self) -> int:
+        """config.epochs, or the epochs done if early stopping already ended the run."""
+        return self.completed if self.stopped() else self.config.epochs
+
+    def end_epoch(self, index: int, logs: dict[str, float]) -> bool:
+        """Log, keep the best weights and checkpoint epoch `index` (from 0).
+
+        The order makes a kill at any point safe. A kill after the history row
+        leaves a row that resuming drops and repeats, never a missing one. The
+        best weights are saved under the epoch's number before the checkpoint
+        that names that epoch the best. CheckpointManager writes a new
+        checkpoint's files before the `checkpoint` file that names the latest,
+        so a kill during a save leaves the previous one to resume from.
+
+        Returns:
+            True when early stopping ends the run here.
+        """
+        self.data.report_skipped()
+        self._log(index, logs)
+        completed = index + 1
+        if logs["val_accuracy"] > self.best_accuracy.numpy():
+            self.best_accuracy.assign(logs["val_accuracy"])
+            self.best_epoch.assign(completed)
+            self._save(self.best_manager, completed)
+        self.epoch.assign(completed)
+        self._save(self.manager, completed)
+        if not self.stopped():
+            return False
+        print(
+            f"Early stopping after epoch {completed}: the best validation accuracy, "
+            f"{float(self.best_accuracy):.4f}, is from epoch {int(self.best_epoch)}"
+        )
+        return True
+
+    def save_models(self, model: keras.Model) -> None:
+        """Write model.keras and best.keras at the end of the run.
+
+        Args:
+            model: What to save; it shares its weights with the trained model.
+        """
+        best_epoch = int(self.best_epoch)
+        path = self.run_dir / "checkpoints" / "best" / f"ckpt-{best_epoch}"
+        if self.config.early_stopping_patience and best_epoch:
+            # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
+            self.best.restore(path).assert_existing_objects_matched()
+        saving.save_model(model, self.run_dir / "model.keras")
+        if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
+            shutil.copyfile(self.run_dir / "model.keras", self.run_dir / "best.keras")
+        else:
+            self.best.restore(path).assert_existing_objects_matched()
+            saving.save_model(model, self.run_dir / "best.keras")
+
+    def _save(self, manager: tf.train.CheckpointManager, completed: int) -> None:
+        manager.save(checkpoint_number=completed)
+
+    def _log(self, index: int, logs: dict[str, float]) -> None:
+        """Append one epoch to history.csv (as CSVLogger does) and to TensorBoard."""
+        path = self.run_dir / "history.csv"
+        new = not path.exists()
+        keys = sorted(HISTORY_KEYS)
+        with path.open("a", newline="") as file:
+            writer = csv.writer(file)
+            if new:
+                writer.writerow(["epoch", *keys])
+            writer.writerow([index, *(float(logs[key]) for key in keys)])
+        for split, prefix in (("train", ""), ("validation", "val_")):
+            if split not in self.writers:
+                self.writers[split] = tf.summary.create_file_writer(
+                    str(self.run_dir / "logs" / split)
+                )
+            with self.writers[split].as_default(step=index):
+                for key in ("loss", "accuracy"):
+                    tf.summary.scalar(f"epoch_{key}", logs[prefix + key])
+                if split == "train":
+                    tf.summary.scalar("epoch_learning_rate", logs["learning_rate"])
+            self.writers[split].flush()
+
+
+class _EndEpoch(keras.callbacks.Callback):
+    """Hands each epoch's logs to the run's Bookkeeping; stops fit early."""
+
+    def __init__(self, book: Bookkeeping):
+        super().__init__()
+        self.book = book
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.book.end_epoch(epoch, logs):
+            self.model.stop_training = True
 
 
 def read_history(run_dir: Path) -> dict[str, list[float]]:

@@ -10,7 +10,7 @@ of channels: residual_blocks() decides which, since it knows both shapes.
 import keras
 from keras import layers, ops
 
-from .layers import PACKAGE
+from .layers import PACKAGE, dtype_policy
 
 
 def batch_norm(name):
@@ -110,6 +110,12 @@ class ResidualBlock(layers.Layer):
             "strides": self.strides,
             "projection": self.projection,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        # The sublayers compute in the block's saved dtype policy.
+        with dtype_policy(keras.dtype_policies.get(config.get("dtype"))):
+            return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

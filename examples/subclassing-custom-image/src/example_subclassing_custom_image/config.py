@@ -5,6 +5,13 @@ import tomllib
 from pathlib import Path
 
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+# "auto" augments the training images of a data directory, not the embedded digits.
+AUGMENT = ("auto", "on", "off")
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("step", "cosine")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+JIT_COMPILE = ("auto", "true", "false")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +65,8 @@ class Config:
     validation_split: float = 0.2
     image_size: int = 16
     channels: int = 1
+    augment: str = "auto"
+    cache: str = "none"
     # Model
     preset: str = "small"
     dropout_rate: float = 0.2
@@ -65,8 +74,18 @@ class Config:
     epochs: int = 10
     batch_size: int = 64
     learning_rate: float = 0.001
+    optimizer: str = "adam"
+    weight_decay: float = 0.01
+    momentum: float = 0.9
+    schedule: str = "step"
     lr_decay_epochs: int = 5
     lr_decay_factor: float = 0.5
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    early_stopping_patience: int = 0
+    precision: str = "float32"
+    jit_compile: str = "auto"
+    deterministic: bool = False
     seed: int = 42
     strategy: str = "auto"
     output_dir: str = "runs"
@@ -76,8 +95,32 @@ class Config:
         for name in ("epochs", "batch_size", "lr_decay_epochs"):
             _require(getattr(self, name) > 0, name, "a positive integer")
         _require(self.channels in (1, 3), "channels", "1 (grayscale) or 3 (RGB)")
+        _require(self.augment in AUGMENT, "augment", f"one of {AUGMENT}")
+        if self.cache not in ("none", "memory"):
+            directory = bool(self.cache) and not Path(self.cache).is_file()
+            _require(directory, "cache", '"none", "memory" or a directory')
         _require(self.learning_rate > 0, "learning_rate", "a positive number")
         _require(0 < self.lr_decay_factor <= 1, "lr_decay_factor", "in (0, 1]")
+        _require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {OPTIMIZERS}")
+        _require(self.weight_decay >= 0, "weight_decay", "a non-negative number")
+        _require(0 <= self.momentum < 1, "momentum", "in [0, 1)")
+        _require(self.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
+        if self.schedule == "cosine":
+            _require(
+                0 <= self.warmup_epochs < self.epochs, "warmup_epochs", "in [0, epochs)"
+            )
+        else:
+            _require(self.warmup_epochs == 0, "warmup_epochs", "0 (cosine warms up)")
+        _require(0 <= self.label_smoothing < 1, "label_smoothing", "in [0, 1)")
+        _require(
+            self.early_stopping_patience >= 0,
+            "early_stopping_patience",
+            "a non-negative integer (0: off)",
+        )
+        _require(self.precision in PRECISIONS, "precision", f"one of {PRECISIONS}")
+        _require(
+            self.jit_compile in JIT_COMPILE, "jit_compile", f"one of {JIT_COMPILE}"
+        )
         _require(0 < self.validation_split < 1, "validation_split", "in (0, 1)")
         _require(0 <= self.dropout_rate < 1, "dropout_rate", "in [0, 1)")
         _require(self.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}")
@@ -145,7 +188,7 @@ def load_config(path: str | Path | None = None, **overrides) -> Config:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
         kind = fields[name]
         accepted = (int, float) if kind is float else kind
-        if isinstance(value, bool) or not isinstance(value, accepted):
+        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
             raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
         values[name] = kind(value)
     return Config(**values).validate()

@@ -78,6 +78,32 @@ def checkpoint_dir(strategy: tf.distribute.Strategy, directory: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"checkpoints-worker{task_id}-"))
 
 
+def use_xla(
+    setting: str, strategy: tf.distribute.Strategy, deterministic: bool
+) -> bool:
+    """Whether to compile training steps with XLA (the config's jit_compile).
+
+    "auto" follows Keras's rule for `compile(jit_compile="auto")`: XLA on a
+    machine with an accelerator, off on a CPU-only one (where it slows
+    convolutions about tenfold), off under a distribution strategy and off
+    with op determinism, which XLA cannot guarantee.
+
+    Args:
+        setting: "auto", "true" or "false".
+        strategy: The strategy the model trains under.
+        deterministic: Whether op determinism is on.
+    """
+    if setting != "auto":
+        return setting == "true"
+    accelerators = [
+        device
+        for device in tf.config.list_physical_devices()
+        if device.device_type != "CPU"
+    ]
+    default = strategy is tf.distribute.get_strategy()
+    return bool(accelerators) and default and not deterministic
+
+
 def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
     """Split each global batch across the replicas.
 

@@ -9,7 +9,7 @@ from keras import layers
 
 from . import blocks
 from .config import PRESETS, Config
-from .layers import PACKAGE, Linear
+from .layers import PACKAGE, Linear, dtype_policy
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -39,7 +39,10 @@ class ResNetClassifier(keras.Model):
         self.residual_blocks = blocks.residual_blocks(architecture)
         self.pool = layers.GlobalAveragePooling2D(name="pool")
         self.dropout = layers.Dropout(dropout_rate, name="dropout")
-        self.classifier = Linear(num_classes, activation="softmax", name="classifier")
+        # float32 under mixed precision too: a stable softmax, float32 outputs.
+        self.classifier = Linear(
+            num_classes, activation="softmax", dtype="float32", name="classifier"
+        )
 
     def build(self, input_shape):
         # Build every sublayer with its input shape, so that all weights exist
@@ -69,7 +72,9 @@ class ResNetClassifier(keras.Model):
 
     @classmethod
     def from_config(cls, config):
-        return cls(**config)
+        # The sublayers compute in the model's saved dtype policy.
+        with dtype_policy(keras.dtype_policies.get(config.get("dtype"))):
+            return cls(**config)
 
 
 def build_model(config: Config, num_classes: int) -> keras.Model:

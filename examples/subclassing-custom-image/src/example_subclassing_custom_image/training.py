@@ -14,9 +14,10 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from . import distribute, saving
+from . import distribute, optim, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
+from .layers import dtype_policy
 from .model import build_model
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
@@ -28,9 +29,11 @@ def train(
     """Train a model as configured, writing everything the run makes to run_dir.
 
     The run directory holds `config.toml` (the settings used), `summary.txt`,
-    `class_names.json`, `checkpoints/` (model and optimizer after each epoch),
-    `logs/` (TensorBoard), `history.csv`, `training_curves.png` and, at the end,
-    `model.keras`.
+    `class_names.json`, `checkpoints/` (model and optimizer after each epoch,
+    and in `checkpoints/best/` the weights of the best epoch so far), `logs/`
+    (TensorBoard), `history.csv`, `training_curves.png` and, at the end,
+    `model.keras` (the last epoch, or the best one with early stopping) and
+    `best.keras` (the epoch with the best validation accuracy).
 
     Args:
         config: The validated settings.
@@ -43,79 +46,202 @@ def train(
     """
     strategy = distribute.make_strategy(config.strategy)
     keras.utils.set_random_seed(config.seed)
-    tf.config.experimental.enable_op_determinism()
+    if config.deterministic:
+        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
+        tf.config.experimental.enable_op_determinism()
     data = load_datasets(config)
     for path in data.skipped:
         print(f"Skipped file (unreadable or not an image): {path}")
-    with strategy.scope():
+    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
+    print(f"Precision {config.precision}, XLA {'on' if jit_compile else 'off'}")
+    with strategy.scope(), dtype_policy(config.precision):
         model = build_model(config, len(data.class_names))
-        optimizer = keras.optimizers.Adam(config.learning_rate)
+        optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    # The model's variables as a list: tf.train.Checkpoint does not follow the
-    # lists in which Keras keeps layers, so checkpointing `model` would leave out
-    # variables that no optimizer holds, such as batch-normalization statistics.
-    checkpoint = tf.train.Checkpoint(
-        weights=model.weights, optimizer=optimizer, epoch=epoch
-    )
-    chief = distribute.is_chief(strategy)
-    if not chief:
-        print("Not the chief: the chief alone writes the run directory and model")
-    manager = tf.train.CheckpointManager(
-        checkpoint,
-        distribute.checkpoint_dir(strategy, run_dir / "checkpoints"),
-        max_to_keep=2,
-    )
+    book = Bookkeeping(model, optimizer, config, run_dir, strategy, data)
     if resume:
-        # Every worker resumes from the chief's checkpoints.
-        latest = tf.train.latest_checkpoint(run_dir / "checkpoints")
-        if latest is None:
-            raise ProjectError(
-                f"no checkpoint to resume from in {run_dir / 'checkpoints'}"
-            )
-        checkpoint.restore(latest).assert_existing_objects_matched()
-        completed = int(epoch.numpy())
+        completed = book.restore()
         if config.epochs < completed:
             raise ProjectError(
                 f"epochs must be at least {completed}, the epochs {run_dir} has "
                 f"completed; got {config.epochs}"
             )
         print(f"Resuming {run_dir} after epoch {completed} of {config.epochs}")
-        if chief:
+        if book.chief:
             _write_text(run_dir / "config.toml", config.to_toml())
             _truncate_history(run_dir, completed)
-    elif chief:
+    elif book.chief:
         _write_run_files(model, config, data, run_dir)
 
-    def end_epoch(completed: int) -> None:
-        """Checkpoint after `completed` epochs; every worker must take part.
-
-        Called after the epoch is logged: a kill between the two leaves a
-        history row that resuming drops and repeats, never a missing one.
-        CheckpointManager writes the new checkpoint's files first and then
-        replaces the `checkpoint` file that names the latest one, so a kill
-        during a save leaves the previous checkpoint as the one to resume.
-        """
-        epoch.assign(completed)
-        manager.save(checkpoint_number=completed)
-        if not chief:
-            shutil.rmtree(manager.directory)
-
-    train_loop(
-        model, optimizer, data, config, strategy, int(epoch.numpy()), end_epoch, run_dir
-    )
+    train_loop(model, optimizer, data, config, strategy, book, jit_compile)
     history = read_history(run_dir)
-    if chief:
-        saving.save_model(model, run_dir / "model.keras")
+    book.save_models(model)
+    if book.chief:
         plot_history(history, run_dir / "training_curves.png")
     return history
 
 
-def step_decay(epoch: int, config: Config) -> float:
-    """The learning rate of an epoch (from 0): step decay every lr_decay_epochs."""
-    return config.learning_rate * config.lr_decay_factor ** (
-        epoch // config.lr_decay_epochs
-    )
+class Bookkeeping:
+    """What every loop does after each epoch, at the same cost in all three.
+
+    `end_epoch` appends the epoch to history.csv and TensorBoard, keeps the
+    weights of the best epoch so far (by validation accuracy), checkpoints,
+    and says whether early stopping ends the run. Early stopping follows
+    `keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+    restore_best_weights=True)`: the run stops once `early_stopping_patience`
+    epochs in a row have not beaten the best, and model.keras then holds the
+    best epoch's weights.
+
+    A resumed run continues as if never stopped: the checkpoint holds the
+    epochs done, the best epoch and its validation accuracy, and
+    checkpoints/best/ckpt-<epoch> the best epoch's weights.
+
+    Args:
+        model: The model, built.
+        optimizer: Its optimizer, built.
+        config: Reads early_stopping_patience.
+        run_dir: The run directory.
+        strategy: The tf.distribute strategy the model was built under.
+        data: The pipelines, which report the files they skipped in the epoch.
+    """
+
+    def __init__(
+        self, model, optimizer, config: Config, run_dir: Path, strategy, data: Datasets
+    ):
+        self.model, self.config, self.run_dir = model, config, run_dir
+        self.data = data
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+        # The model's variables as a list: tf.train.Checkpoint does not follow
+        # the lists in which Keras keeps layers, so checkpointing `model` would
+        # leave out variables that no optimizer holds, such as
+        # batch-normalization statistics.
+        self.checkpoint = tf.train.Checkpoint(
+            weights=model.weights,
+            optimizer=optimizer,
+            epoch=self.epoch,
+            best_epoch=self.best_epoch,
+            best_accuracy=self.best_accuracy,
+        )
+        self.best = tf.train.Checkpoint(weights=model.weights)
+        directory = run_dir / "checkpoints"
+        self.chief = distribute.is_chief(strategy)
+        if not self.chief:
+            print("Not the chief: the chief alone writes the run directory and model")
+        # Every worker takes part in each save; the chief's copy is kept.
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, distribute.checkpoint_dir(strategy, directory), 2
+        )
+        self.best_manager = tf.train.CheckpointManager(
+            self.best, distribute.checkpoint_dir(strategy, directory / "best"), 2
+        )
+        self.writers = {}  # TensorBoard's, made when the first epoch is logged
+
+    @property
+    def completed(self) -> int:
+        """The epochs done."""
+        return int(self.epoch.numpy())
+
+    def restore(self) -> int:
+        """Restore the last checkpoint; return the epochs it completed.
+
+        Every worker restores the chief's checkpoint.
+        """
+        latest = tf.train.latest_checkpoint(self.run_dir / "checkpoints")
+        if latest is None:
+            raise ProjectError(
+                f"no checkpoint to resume from in {self.run_dir / 'checkpoints'}"
+            )
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        return self.completed
+
+    def stopped(self) -> bool:
+        """Whether early stopping ends the run after the epochs done."""
+        patience = self.config.early_stopping_patience
+        return patience > 0 and self.completed - int(self.best_epoch) >= patience
+
+    def last_epoch(self) -> int:
+        """config.epochs, or the epochs done if early stopping already ended the run."""
+        return self.completed if self.stopped() else self.config.epochs
+
+    def end_epoch(self, index: int, logs: dict[str, float]) -> bool:
+        """Log, keep the best weights and checkpoint epoch `index` (from 0).
+
+        The order makes a kill at any point safe. A kill after the history row
+        leaves a row that resuming drops and repeats, never a missing one. The
+        best weights are saved under the epoch's number before the checkpoint
+        that names that epoch the best. CheckpointManager writes a new
+        checkpoint's files before the `checkpoint` file that names the latest,
+        so a kill during a save leaves the previous one to resume from.
+
+        Returns:
+            True when early stopping ends the run here.
+        """
+        self.data.report_skipped()
+        if self.chief:
+            self._log(index, logs)
+        completed = index + 1
+        if logs["val_accuracy"] > self.best_accuracy.numpy():
+            self.best_accuracy.assign(logs["val_accuracy"])
+            self.best_epoch.assign(completed)
+            self._save(self.best_manager, completed)
+        self.epoch.assign(completed)
+        self._save(self.manager, completed)
+        if not self.stopped():
+            return False
+        print(
+            f"Early stopping after epoch {completed}: the best validation accuracy, "
+            f"{float(self.best_accuracy):.4f}, is from epoch {int(self.best_epoch)}"
+        )
+        return True
+
+    def save_models(self, model: keras.Model) -> None:
+        """Write model.keras and best.keras at the end of the run.
+
+        Args:
+            model: What to save; it shares its weights with the trained model.
+        """
+        best_epoch = int(self.best_epoch)
+        path = self.run_dir / "checkpoints" / "best" / f"ckpt-{best_epoch}"
+        if self.config.early_stopping_patience and best_epoch:
+            # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
+            self.best.restore(path).assert_existing_objects_matched()
+        if not self.chief:
+            return
+        saving.save_model(model, self.run_dir / "model.keras")
+        if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
+            shutil.copyfile(self.run_dir / "model.keras", self.run_dir / "best.keras")
+        else:
+            self.best.restore(path).assert_existing_objects_matched()
+            saving.save_model(model, self.run_dir / "best.keras")
+
+    def _save(self, manager: tf.train.CheckpointManager, completed: int) -> None:
+        manager.save(checkpoint_number=completed)
+        if not self.chief:
+            shutil.rmtree(manager.directory)
+
+    def _log(self, index: int, logs: dict[str, float]) -> None:
+        """Append one epoch to history.csv (as CSVLogger does) and to TensorBoard."""
+        path = self.run_dir / "history.csv"
+        new = not path.exists()
+        keys = sorted(HISTORY_KEYS)
+        with path.open("a", newline="") as file:
+            writer = csv.writer(file)
+            if new:
+                writer.writerow(["epoch", *keys])
+            writer.writerow([index, *(float(logs[key]) for key in keys)])
+        for split, prefix in (("train", ""), ("validation", "val_")):
+            if split not in self.writers:
+                self.writers[split] = tf.summary.create_file_writer(
+                    str(self.run_dir / "logs" / split)
+                )
+            with self.writers[split].as_default(step=index):
+                for key in ("loss", "accuracy"):
+                    tf.summary.scalar(f"epoch_{key}", logs[prefix + key])
+                if split == "train":
+                    tf.summary.scalar("epoch_learning_rate", logs["learning_rate"])
+            self.writers[split].flush()
 
 
 def train_loop(
@@ -124,32 +250,21 @@ def train_loop(
     data: Datasets,
     config: Config,
     strategy,
-    initial_epoch,
-    end_epoch,
-    run_dir,
+    book: Bookkeeping,
+    jit_compile: bool,
 ):
-    """Run epochs initial_epoch+1 .. config.epochs, validating after each.
+    """Run the epochs after book.completed, up to config.epochs or an early stop.
 
     Args:
         model: The model, built in the strategy's scope.
         optimizer: Its optimizer, built in the same scope.
         data: The training and validation pipelines.
-        config: Reads epochs and the learning-rate schedule.
+        config: Reads epochs, the learning-rate schedule and label_smoothing.
         strategy: The tf.distribute strategy the model was built under.
-        initial_epoch: Epochs already done (non-zero when resuming).
-        end_epoch: Called with the number of completed epochs to checkpoint.
-        run_dir: Where the CSV history and TensorBoard events go.
+        book: Logs and checkpoints each epoch, and says when to stop.
+        jit_compile: Compile the steps with XLA.
     """
-    chief = distribute.is_chief(strategy)
-    writers = (
-        {
-            split: tf.summary.create_file_writer(str(run_dir / "logs" / split))
-            for split in ("train", "validation")
-        }
-        if chief
-        else {}
-    )
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+    loss_fn = optim.make_loss(config, reduction=None)
     with strategy.scope():
         metrics = {
             "loss": keras.metrics.Mean(name="loss"),
@@ -160,19 +275,25 @@ def train_loop(
             ),
         }
 
+    # Each replica's step, compiled as fit compiles its own: with XLA or not.
+    @tf.function(jit_compile=jit_compile)
     def train_step(inputs, labels):
         with tf.GradientTape() as tape:
             probabilities = model(inputs, training=True)
             per_example_loss = loss_fn(labels, probabilities)
             # Averaged over the global batch: each replica adds its share.
             loss = tf.nn.compute_average_loss(per_example_loss)
-        gradients = tape.gradient(loss, model.trainable_variables)
+            # Scaled up under mixed_float16 (a LossScaleOptimizer), else unchanged;
+            # apply_gradients unscales the gradients.
+            scaled_loss = optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
         optimizer.apply_gradients(
             zip(gradients, model.trainable_variables, strict=True)
         )
         metrics["loss"].update_state(per_example_loss)
         metrics["accuracy"].update_state(labels, probabilities)
 
+    @tf.function(jit_compile=jit_compile)
     def validation_step(inputs, labels):
         probabilities = model(inputs, training=False)
         metrics["val_loss"].update_state(loss_fn(labels, probabilities))
@@ -191,8 +312,8 @@ def train_loop(
     def distributed_validation_step(batch):
         strategy.run(validation_step, args=batch)
 
-    for index in range(initial_epoch, config.epochs):
-        optimizer.learning_rate = step_decay(index, config)
+    for index in range(book.completed, book.last_epoch()):
+        optimizer.learning_rate = optim.learning_rate(index, config)
         print(f"Epoch {index + 1}/{config.epochs}")
         progress = keras.utils.Progbar(steps, stateful_metrics=list(metrics))
         for metric in metrics.values():
@@ -207,28 +328,11 @@ def train_loop(
         for batch in validation_batches:
             distributed_validation_step(batch)
         logs = {key: float(metric.result()) for key, metric in metrics.items()}
-        logs["learning_rate"] = step_decay(index, config)
+        logs["learning_rate"] = optim.learning_rate(index, config)
         progress.update(steps, values=list(logs.items()), finalize=True)
         print(f"{time.perf_counter() - start:.1f} s")
-        if chief:
-            _log_epoch(run_dir, writers, index, logs)
-        end_epoch(index + 1)
-
-
-def _log_epoch(run_dir: Path, writers, index: int, logs) -> None:
-    """Append one epoch to history.csv (as CSVLogger does) and to TensorBoard."""
-    path = run_dir / "history.csv"
-    new = not path.exists()
-    with path.open("a", newline="") as file:
-        writer = csv.writer(file)
-        if new:
-            writer.writerow(["epoch", *sorted(logs)])
-        writer.writerow([index, *(logs[key] for key in sorted(logs))])
-    for split, prefix in (("train", ""), ("validation", "val_")):
-        with writers[split].as_default(step=index):
-            for key in ("loss", "accuracy"):
-                tf.summary.scalar(f"epoch_{key}", logs[prefix + key])
-        writers[split].flush()
+        if book.end_epoch(index, logs):
+            break
 
 
 def read_history(run_dir: Path) -> dict[str, list[float]]:
