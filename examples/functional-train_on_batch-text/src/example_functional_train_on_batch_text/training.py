@@ -49,6 +49,7 @@ def train(
         # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
         tf.config.experimental.enable_op_determinism()
     data = load_datasets(config)
+    config = data.config  # with numbers for the "auto" text settings
     for path in data.skipped:
         print(f"Skipped file (unreadable or not .txt): {path}")
     jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
