@@ -1,4 +1,5 @@
 """Your own data: class folders, unreadable files skipped and listed, the split."""
+
 import collections
 import dataclasses
 

@@ -1,5 +1,6 @@
 """Your own data: class folders, bad files skipped and listed, the split, the
 pipeline's cache and augmentation."""
+
 import dataclasses
 
 import numpy as np
