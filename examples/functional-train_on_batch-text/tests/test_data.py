@@ -42,7 +42,9 @@ def test_class_folders_are_the_classes_and_bad_files_are_listed(data_dir):
 
 
 def test_split_is_fixed_by_the_seed(data_dir):
-    config = Config(data_dir=str(data_dir), validation_split=0.2, batch_size=4)
+    config = Config(
+        data_dir=str(data_dir), validation_split=0.2, batch_size=4, deterministic=True
+    )
 
     def validation_inputs(seed):
         data = load_datasets(dataclasses.replace(config, seed=seed))

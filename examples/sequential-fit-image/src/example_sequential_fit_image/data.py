@@ -79,7 +79,7 @@ def load_datasets(config: Config) -> Datasets:
 
     Args:
         config: Reads data_dir, validation_split, batch_size, seed, image_size,
-            channels, augment and cache.
+            channels, augment, cache and deterministic.
 
     Returns:
         The pipelines, batched with config.batch_size and prefetched.
@@ -336,8 +336,8 @@ def _pipeline(
     Args:
         inputs: Images (the embedded digits), or file names with a log.
         labels: Their labels.
-        config: Reads image_size, channels, batch_size, seed, augment and
-            cache.
+        config: Reads image_size, channels, batch_size, seed, augment, cache
+            and deterministic.
         split: "train" (reshuffled every epoch, and augmented if configured)
             or "validation" (in a fixed order).
         log: Records the files each batch delivers.
@@ -365,7 +365,11 @@ def _pipeline(
             lambda images, labels: (augment(images), labels),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # Parallel maps hand on each element as soon as it is ready, unless the run
+    # must be repeatable; the shuffles stay seeded either way.
+    options.deterministic = config.deterministic
+    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def _image_files(paths, labels, config: Config, split: str, log: DecodeLog):

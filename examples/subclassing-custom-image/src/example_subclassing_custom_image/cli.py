@@ -1,4 +1,4 @@
-"""Command line: train, evaluate, baseline, predict, export and tune.
+"""Command line: train, evaluate, baseline, predict, export, tune and benchmark.
 
     python -m example_subclassing_custom_image COMMAND --help
 
@@ -209,6 +209,21 @@ def tune(args) -> int:
     return 0
 
 
+def benchmark(args) -> int:
+    """Time training steps and the input pipeline alone on this machine."""
+    for name in ("steps", "warmup"):
+        if getattr(args, name) < 1:
+            value = getattr(args, name)
+            raise ProjectError(f"--{name} must be a positive integer, got {value}")
+    config = load_config(_config_path(args), **_overrides(args))
+    from .benchmark import benchmark as measure
+    from .benchmark import report
+
+    figures = measure(config, steps=args.steps, warmup=args.warmup)
+    print(json.dumps(figures) if args.json else report(figures))
+    return 0
+
+
 class _Parser(argparse.ArgumentParser):
     """An ArgumentParser that reports a bad command line in one line."""
 
@@ -279,6 +294,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_overrides(command)
     command.set_defaults(command=tune)
+
+    command = commands.add_parser(
+        "benchmark", help="time training and the input pipeline on this machine"
+    )
+    command.add_argument(
+        "--steps", type=int, default=20, help="training steps timed (default: 20)"
+    )
+    command.add_argument(
+        "--warmup", type=int, default=5, help="steps run first, untimed (default: 5)"
+    )
+    command.add_argument(
+        "--json", action="store_true", help="print the figures as one JSON object"
+    )
+    command.add_argument(
+        "--config", type=Path, help=f"TOML settings (default: {DEFAULT_CONFIG})"
+    )
+    _add_overrides(command)
+    command.set_defaults(command=benchmark)
     for command in commands.choices.values():
         command.add_argument(
             "--verbose",
