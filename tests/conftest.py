@@ -10,7 +10,11 @@ Use it as a fixture (``def test_x(tmp_path, copy_project)``) or import it
 from __future__ import annotations
 
 import shutil
+import site
 import subprocess
+import sys
+import sysconfig
+import venv
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,3 +188,47 @@ def make_stub_template(root: Path, *, tag: str | None = "v0.1.0") -> Path:
 def stub_template(tmp_path: Path) -> Path:
     """A tagged git template (v0.1.0) with the real questions and a tiny tree."""
     return make_stub_template(tmp_path / "stub-template")
+
+
+def this_environments_packages() -> list[str]:
+    """The folders the running interpreter imports installed packages from.
+
+    Its site-packages (purelib and platlib) and, where enabled, the user's: the
+    same whether the tests run in the system Python, a virtual environment, or
+    an environment made by uv or conda.
+    """
+    folders = [
+        *site.getsitepackages(),
+        sysconfig.get_path("purelib"),
+        sysconfig.get_path("platlib"),
+    ]
+    if site.ENABLE_USER_SITE:
+        folders.append(site.getusersitepackages())
+    return [folder for folder in dict.fromkeys(folders) if Path(folder).is_dir()]
+
+
+def fresh_environment(path: Path) -> Path:
+    """A new virtual environment at ``path`` that sees this environment's packages.
+
+    What is installed into it goes into it alone; what it lacks (TensorFlow,
+    Keras, pytest, ...) it imports from the environment running the tests, which a
+    ``.pth`` file in its site-packages names. ``system_site_packages=True`` would
+    not do: from inside a virtual environment it shows the base interpreter's
+    packages, not the active environment's.
+
+    Returns:
+        The environment's ``python``.
+    """
+    venv.create(path, with_pip=True)
+    python = path / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    (Path(purelib) / "_tests_parent_environment.pth").write_text(
+        "".join(f"{folder}\n" for folder in this_environments_packages()),
+        encoding="utf-8",
+    )
+    return python

@@ -13,11 +13,10 @@ import importlib.util
 import re
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, copy_project
+from conftest import REPO_ROOT, copy_project, fresh_environment
 
 from scaffold import COMBINATIONS, Combination
 
@@ -139,10 +138,9 @@ def test_stock_copier_cli_project_installs_and_passes(tmp_path):
     answers = (project / ".copier-answers.yml").read_text(encoding="utf-8")
     assert "api_style: subclassing" in answers
     assert "training_loop: train_on_batch" in answers
-    # A fresh environment that reuses the installed TensorFlow, not the checkout.
+    # A fresh environment that reuses this one's TensorFlow, not the checkout.
     environment = tmp_path / "venv"
-    venv.create(environment, system_site_packages=True, with_pip=True)
-    python = environment / "bin" / "python"
+    python = fresh_environment(environment)
     run([python, "-m", "pip", "install", "--quiet", "--no-deps", "."], project)
     installed = run(
         [python, "-c", "import keras_project; print(keras_project.__file__)"],

@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -60,6 +61,12 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         command, cwd=cwd, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+def script(name: str) -> str:
+    """A console script of the environment running the tests, activated or not."""
+    path = Path(sysconfig.get_path("scripts")) / name
+    return str(path) if path.is_file() else name
 
 
 def hooks(config: dict, repo: str) -> dict[str, dict]:
@@ -155,7 +162,7 @@ def test_generated_files_pass_the_hygiene_hooks(projects):
                 or kind in identify.identify.tags_from_path(str(project / name))
             ]
             assert chosen, hook
-            result = run([*command, *chosen], project)
+            result = run([script(command[0]), *command[1:], *chosen], project)
             assert result.returncode == 0, f"{hook}: {result.stdout}{result.stderr}"
         changed = [
             name for name in files if (project / name).read_bytes() != digests[name]

@@ -1,7 +1,5 @@
 """The training recipe the loops share: optimizers, schedules, loss, precision, XLA."""
 
-import dataclasses
-
 import keras
 import numpy as np
 import pytest
@@ -77,7 +75,7 @@ def test_label_smoothing_matches_categorical_crossentropy():
 
 def test_mixed_bfloat16_model_returns_float32_and_reloads_as_trained(tmp_path):
     precision = "mixed_bfloat16"
-    config = dataclasses.replace(Config(), precision=precision)
+    config = Config(precision=precision, sequence_length=32, max_tokens=100)
     with dtype_policy(precision):
         model = build_model(config, 3)
     assert keras.config.dtype_policy().name == "float32"

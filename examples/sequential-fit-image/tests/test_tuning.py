@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from example_sequential_fit_image import tuning
 from example_sequential_fit_image.cli import main
 from example_sequential_fit_image.config import Config, load_config
 from example_sequential_fit_image.tuning import TrainingSearch
@@ -53,6 +54,16 @@ def test_bad_tune_arguments_are_one_line(capsys, argv, message):
     assert capsys.readouterr().err == f"error: {message}\n"
 
 
+def test_ctrl_c_says_how_to_resume_the_search(capsys, monkeypatch, tmp_path):
+    def interrupted_tune(config, search_dir, trials):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tuning, "tune", interrupted_tune)
+    assert main(["tune", "--output-dir", str(tmp_path)]) == 130
+    (search_dir,) = tmp_path.iterdir()
+    assert f"tune --resume {search_dir}" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_tune_resumes_and_its_best_config_trains(data_dir, tmp_path, capsys):
     settings = [
@@ -70,6 +81,8 @@ def test_tune_resumes_and_its_best_config_trains(data_dir, tmp_path, capsys):
     first_model = search_dir / "trial_0" / "model.keras"
     finished = first_model.stat().st_mtime_ns
 
+    assert main(["tune", "--resume", str(search_dir), "--epochs", "2"]) == 1
+    assert "--epochs cannot change when resuming" in capsys.readouterr().err
     assert main(["tune", "--resume", str(search_dir), "--trials", "2"]) == 0
     assert "| 1 | COMPLETED |" in capsys.readouterr().out
     assert first_model.stat().st_mtime_ns == finished  # kept, not trained again
@@ -80,14 +93,15 @@ def test_tune_resumes_and_its_best_config_trains(data_dir, tmp_path, capsys):
         ("1", "COMPLETED"),
     ]
     best = max(rows, key=lambda row: float(row["val_accuracy"]))
-    config = load_config(search_dir / "best.toml")
-    assert dataclasses.asdict(config) == {
-        **dataclasses.asdict(load_config(search_dir / "config.toml")),
-        "learning_rate": float(best["learning_rate"]),
-        "dropout_rate": float(best["dropout_rate"]),
-        "batch_size": int(best["batch_size"]),
-        "preset": best["preset"],
+    base = load_config(search_dir / "config.toml")
+    # The best trial's settings; one it did not sample (empty) takes its default.
+    sampled = {
+        name: type(getattr(base, name))(value) if value else getattr(Config(), name)
+        for name, value in best.items()
+        if name not in ("trial", "status", "val_accuracy")
     }
+    config = load_config(search_dir / "best.toml")
+    assert config == dataclasses.replace(base, **sampled)
     runs = tmp_path / "runs"
     best_toml = str(search_dir / "best.toml")
     assert main(["train", "--config", best_toml, "--output-dir", str(runs)]) == 0

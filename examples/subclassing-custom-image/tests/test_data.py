@@ -48,7 +48,9 @@ def test_class_folders_are_the_classes_and_bad_files_are_listed(data_dir):
 
 
 def test_split_is_fixed_by_the_seed(data_dir):
-    config = Config(data_dir=str(data_dir), validation_split=0.2, batch_size=4)
+    config = Config(
+        data_dir=str(data_dir), validation_split=0.2, batch_size=4, deterministic=True
+    )
 
     def validation_inputs(seed):
         data = load_datasets(dataclasses.replace(config, seed=seed))
@@ -114,7 +116,7 @@ def test_a_file_that_fails_to_decode_is_skipped_and_named_after_the_epoch(
 
 @pytest.mark.parametrize("cache", ["memory", "directory"])
 def test_a_cache_gives_what_decoding_gives(data_dir, tmp_path, cache):
-    config = Config(data_dir=str(data_dir), batch_size=4)
+    config = Config(data_dir=str(data_dir), batch_size=4, deterministic=True)
     directory = tmp_path / "cache"
     cached = dataclasses.replace(
         config, cache=str(directory) if cache == "directory" else cache
@@ -146,7 +148,9 @@ def test_augment_auto_means_a_data_directory(data_dir):
 
 
 def test_augmentation_changes_training_images_only(data_dir):
-    config = Config(data_dir=str(data_dir), batch_size=8, channels=3, seed=3)
+    config = Config(
+        data_dir=str(data_dir), batch_size=8, channels=3, seed=3, deterministic=True
+    )
     plain = load_datasets(dataclasses.replace(config, augment="off"))
     augmented = load_datasets(dataclasses.replace(config, augment="on"))
     for split, changed in (("train", True), ("validation", False)):

@@ -6,6 +6,8 @@ validation with `test_on_batch`, logging and checkpoints.
 """
 
 import csv
+import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -44,27 +46,17 @@ def train(
         The history of every epoch, resumed ones included: a list per key of
         HISTORY_KEYS.
     """
-    strategy = distribute.make_strategy(config.strategy)
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
-        tf.config.experimental.enable_op_determinism()
-    data = load_datasets(config)
+    setup = prepare(config)
+    strategy, data, model, optimizer = (
+        setup.strategy,
+        setup.data,
+        setup.model,
+        setup.optimizer,
+    )
+    config = data.config  # with numbers for the "auto" text settings
     for path in data.skipped:
         print(f"Skipped file (unreadable or not .txt): {path}")
-    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
-    print(f"Precision {config.precision}, XLA {'on' if jit_compile else 'off'}")
-    with strategy.scope(), dtype_policy(config.precision):
-        model = build_model(config, len(data.class_names))
-        optimizer = optim.make_optimizer(config)
-        optimizer.build(model.trainable_variables)
-        model.compile(
-            optimizer=optimizer,
-            loss=optim.make_loss(config),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=jit_compile,
-            auto_scale_loss=False,  # make_optimizer has scaled it where needed
-        )
+    print(f"Precision {config.precision}, XLA {'on' if setup.jit_compile else 'off'}")
     book = Bookkeeping(model, optimizer, config, run_dir, strategy)
     if resume:
         completed = book.restore()
@@ -79,12 +71,81 @@ def train(
     else:
         _write_run_files(model, config, data, run_dir)
 
-    train_loop(model, optimizer, data, config, strategy, book, jit_compile)
+    train_loop(setup, config, book)
     history = read_history(run_dir)
     # Saved with the vectorizer in front: the model takes texts, not token ids.
     book.save_models(with_vectorizer(model, data.vectorizer))
     plot_history(history, run_dir / "training_curves.png")
     return history
+
+
+@dataclasses.dataclass
+class Setup:
+    """What a run trains: the strategy, data, model and optimizer, made as configured.
+
+    Attributes:
+        strategy: The tf.distribute strategy.
+        data: The training and validation pipelines.
+        model: The model, built in the strategy's scope and compiled.
+        optimizer: Its optimizer, built in the same scope.
+        jit_compile: Whether the training steps compile with XLA.
+    """
+
+    strategy: tf.distribute.Strategy
+    data: Datasets
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    jit_compile: bool
+
+
+def prepare(config: Config) -> Setup:
+    """Seed, set determinism, load the data, and build the model and optimizer.
+
+    Shared by train and the benchmark, so that the benchmark times what
+    training runs.
+    """
+    strategy = distribute.make_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
+        tf.config.experimental.enable_op_determinism()
+    data = load_datasets(config)
+    config = data.config  # with numbers for the "auto" text settings
+    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
+    with strategy.scope(), dtype_policy(config.precision):
+        model = build_model(config, len(data.class_names))
+        optimizer = optim.make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+        model.compile(
+            optimizer=optimizer,
+            loss=optim.make_loss(config),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=jit_compile,
+            auto_scale_loss=False,  # make_optimizer has scaled it where needed
+        )
+    return Setup(strategy, data, model, optimizer, jit_compile)
+
+
+def step_runner(setup: Setup, config: Config):
+    """The training step of this loop, for the benchmark to time.
+
+    Args:
+        setup: What prepare made.
+        config: The settings.
+
+    Returns:
+        A function run(steps) that trains `steps` steps, as train does, on
+        batches from a fresh pass over the training data.
+    """
+    batches = distribute.distribute(setup.strategy, setup.data.train.repeat())
+    # As train_loop: one ordinary batch builds the compiled loss and metrics.
+    setup.model.test_on_batch(*next(iter(setup.data.validation)))
+
+    def run(steps: int) -> None:
+        for inputs, labels in itertools.islice(batches, steps):
+            setup.model.train_on_batch(inputs, labels)
+
+    return run
 
 
 class Bookkeeping:
@@ -250,26 +311,21 @@ class Bookkeeping:
             self.writers[split].flush()
 
 
-def train_loop(
-    model,
-    optimizer,
-    data: Datasets,
-    config: Config,
-    strategy,
-    book: Bookkeeping,
-    jit_compile: bool,
-):
+def train_loop(setup: Setup, config: Config, book: Bookkeeping):
     """Run the epochs after book.completed, up to config.epochs or an early stop.
 
     Args:
-        model: The model, built in the strategy's scope and compiled.
-        optimizer: Its optimizer, built in the same scope.
-        data: The training and validation pipelines.
+        setup: The strategy, the data, and the model (compiled) and optimizer built in
+            the strategy's scope.
         config: Reads epochs, the learning-rate schedule and label_smoothing.
-        strategy: The tf.distribute strategy the model was built under.
         book: Logs and checkpoints each epoch, and says when to stop.
-        jit_compile: Compile the steps with XLA (model.compile was told already).
     """
+    model, optimizer, data, strategy = (
+        setup.model,
+        setup.optimizer,
+        setup.data,
+        setup.strategy,
+    )
     # Keras builds the compiled loss and metrics on the first batch it is
     # given, and cannot read shapes from the per-replica batches fed below:
     # give it one ordinary batch first.

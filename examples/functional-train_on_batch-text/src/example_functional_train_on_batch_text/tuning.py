@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 
 from . import training
-from .config import PRESETS, Config, ProjectError
+from .config import AUTO, OPTIMIZERS, PRESETS, SCHEDULES, Config, ProjectError
 
 OBJECTIVE = "val_accuracy"
 
@@ -24,16 +24,31 @@ def search_space(config: Config) -> keras_tuner.HyperParameters:
     """The settings a search samples, and their ranges: edit to search others.
 
     Every name is a field of Config; the other settings come from `config`.
+    A setting in a conditional scope is sampled only where it applies (weight
+    decay for adamw and sgd, momentum for sgd, warm-up for the cosine
+    schedule); where it does not, the trial takes its default.
     """
     hp = keras_tuner.HyperParameters()
+    hp.Choice("optimizer", list(OPTIMIZERS))
     hp.Float("learning_rate", 1e-4, 1e-2, sampling="log")
+    with hp.conditional_scope("optimizer", ["adamw", "sgd"]):
+        hp.Float("weight_decay", 1e-5, 1e-1, sampling="log")
+    with hp.conditional_scope("optimizer", ["sgd"]):
+        hp.Choice("momentum", [0.0, 0.9, 0.99])
+    hp.Choice("schedule", list(SCHEDULES))
+    with hp.conditional_scope("schedule", ["cosine"]):
+        # At most a third of the epochs, and fewer than all of them.
+        hp.Choice("warmup_epochs", list(range(config.epochs // 3 + 1)))
+    hp.Choice("label_smoothing", [0.0, 0.1, 0.2])
     hp.Choice("dropout_rate", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     hp.Choice("batch_size", [16, 32, 64, 128])
-    # The presets that fit the input: each needs a minimum sequence_length.
+    # The presets that fit the input: each needs a minimum sequence_length
+    # ("auto" makes it at least that).
     presets = [
         name
         for name, preset in PRESETS.items()
-        if config.sequence_length >= preset.downsampling
+        if config.sequence_length == AUTO
+        or config.sequence_length >= preset.downsampling
     ]
     hp.Choice("preset", presets)
     return hp
@@ -62,12 +77,22 @@ def tune(config: Config, search_dir: Path, trials: int) -> list[dict]:
 
 
 def trial_config(config: Config, hp: keras_tuner.HyperParameters) -> Config:
-    """`config` with a trial's sampled settings."""
-    return dataclasses.replace(config, **hp.values).validate()
+    """`config` with a trial's sampled settings; those it did not sample, default."""
+    defaults = Config()
+    unsampled = {
+        setting.name: getattr(defaults, setting.name)
+        for setting in hp.space
+        if not hp.is_active(setting)
+    }
+    return dataclasses.replace(config, **unsampled, **hp.values).validate()
 
 
 def results_table(search: keras_tuner.Tuner) -> list[dict]:
-    """Every trial started so far: id, status, score, and its sampled settings."""
+    """Every trial started so far: id, status, score, and its sampled settings.
+
+    A setting that a trial did not sample (one that only applies to some
+    values of another) is None, as is the score of a trial that failed.
+    """
     oracle = search.oracle
     names = [hp.name for hp in oracle.get_space().space]
     return [
@@ -145,6 +170,8 @@ def markdown_table(rows: list[dict]) -> str:
     """The results as a Markdown table, floats to 4 significant digits."""
 
     def cell(value) -> str:
+        if value is None:  # not sampled, or no score
+            return ""
         return f"{value:.4g}" if isinstance(value, float) else str(value)
 
     lines = [

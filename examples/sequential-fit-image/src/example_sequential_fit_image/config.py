@@ -199,9 +199,13 @@ def load_config(path: str | Path | None = None, **overrides) -> Config:
     for name, value in values.items():
         if name not in fields:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
-        kind = fields[name]
-        accepted = (int, float) if kind is float else kind
-        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
-            raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
-        values[name] = kind(value)
+        values[name] = _typed(name, fields[name], value)
     return Config(**values).validate()
+
+
+def _typed(name: str, kind, value):
+    """The value as the setting's type, or a ConfigError naming the setting."""
+    accepted = (int, float) if kind is float else kind
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+    return kind(value)

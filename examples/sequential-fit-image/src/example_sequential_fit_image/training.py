@@ -7,6 +7,7 @@ and optimizer to resume from, early stopping).
 """
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -45,27 +46,16 @@ def train(
         The history of every epoch, resumed ones included: a list per key of
         HISTORY_KEYS.
     """
-    strategy = distribute.make_strategy(config.strategy)
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
-        tf.config.experimental.enable_op_determinism()
-    data = load_datasets(config)
+    setup = prepare(config)
+    strategy, data, model, optimizer = (
+        setup.strategy,
+        setup.data,
+        setup.model,
+        setup.optimizer,
+    )
     for path in data.skipped:
         print(f"Skipped file (unreadable or not an image): {path}")
-    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
-    print(f"Precision {config.precision}, XLA {'on' if jit_compile else 'off'}")
-    with strategy.scope(), dtype_policy(config.precision):
-        model = build_model(config, len(data.class_names))
-        optimizer = optim.make_optimizer(config)
-        optimizer.build(model.trainable_variables)
-        model.compile(
-            optimizer=optimizer,
-            loss=optim.make_loss(config),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=jit_compile,
-            auto_scale_loss=False,  # make_optimizer has scaled it where needed
-        )
+    print(f"Precision {config.precision}, XLA {'on' if setup.jit_compile else 'off'}")
     book = Bookkeeping(model, optimizer, config, run_dir, strategy, data)
     if resume:
         completed = book.restore()
@@ -97,6 +87,71 @@ def train(
     book.save_models(model)
     plot_history(history, run_dir / "training_curves.png")
     return history
+
+
+@dataclasses.dataclass
+class Setup:
+    """What a run trains: the strategy, data, model and optimizer, made as configured.
+
+    Attributes:
+        strategy: The tf.distribute strategy.
+        data: The training and validation pipelines.
+        model: The model, built in the strategy's scope and compiled.
+        optimizer: Its optimizer, built in the same scope.
+        jit_compile: Whether the training steps compile with XLA.
+    """
+
+    strategy: tf.distribute.Strategy
+    data: Datasets
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    jit_compile: bool
+
+
+def prepare(config: Config) -> Setup:
+    """Seed, set determinism, load the data, and build the model and optimizer.
+
+    Shared by train and the benchmark, so that the benchmark times what
+    training runs.
+    """
+    strategy = distribute.make_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
+        tf.config.experimental.enable_op_determinism()
+    data = load_datasets(config)
+    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
+    with strategy.scope(), dtype_policy(config.precision):
+        model = build_model(config, len(data.class_names))
+        optimizer = optim.make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+        model.compile(
+            optimizer=optimizer,
+            loss=optim.make_loss(config),
+            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            jit_compile=jit_compile,
+            auto_scale_loss=False,  # make_optimizer has scaled it where needed
+        )
+    return Setup(strategy, data, model, optimizer, jit_compile)
+
+
+def step_runner(setup: Setup, config: Config):
+    """The training step of this loop, for the benchmark to time.
+
+    Args:
+        setup: What prepare made.
+        config: The settings.
+
+    Returns:
+        A function run(steps) that trains `steps` steps, as train does, on
+        batches from a fresh pass over the training data.
+    """
+    batches = distribute.distribute(setup.strategy, setup.data.train.repeat())
+
+    def run(steps: int) -> None:
+        setup.model.fit(batches, steps_per_epoch=steps, verbose=0, shuffle=False)
+
+    return run
 
 
 class Bookkeeping:

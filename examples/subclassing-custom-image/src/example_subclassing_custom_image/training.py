@@ -6,6 +6,8 @@ the global batch, the gradients, the update, and the metrics. Change any of it
 """
 
 import csv
+import dataclasses
+import itertools
 import json
 import os
 import shutil
@@ -45,20 +47,16 @@ def train(
         The history of every epoch, resumed ones included: a list per key of
         HISTORY_KEYS.
     """
-    strategy = distribute.make_strategy(config.strategy)
-    keras.utils.set_random_seed(config.seed)
-    if config.deterministic:
-        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
-        tf.config.experimental.enable_op_determinism()
-    data = load_datasets(config)
+    setup = prepare(config)
+    strategy, data, model, optimizer = (
+        setup.strategy,
+        setup.data,
+        setup.model,
+        setup.optimizer,
+    )
     for path in data.skipped:
         print(f"Skipped file (unreadable or not an image): {path}")
-    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
-    print(f"Precision {config.precision}, XLA {'on' if jit_compile else 'off'}")
-    with strategy.scope(), dtype_policy(config.precision):
-        model = build_model(config, len(data.class_names))
-        optimizer = optim.make_optimizer(config)
-        optimizer.build(model.trainable_variables)
+    print(f"Precision {config.precision}, XLA {'on' if setup.jit_compile else 'off'}")
     book = Bookkeeping(model, optimizer, config, run_dir, strategy, data)
     if resume:
         completed = book.restore()
@@ -74,12 +72,77 @@ def train(
     elif book.chief:
         _write_run_files(model, config, data, run_dir)
 
-    train_loop(model, optimizer, data, config, strategy, book, jit_compile)
+    train_loop(setup, config, book)
     history = read_history(run_dir)
     book.save_models(model)
     if book.chief:
         plot_history(history, run_dir / "training_curves.png")
     return history
+
+
+@dataclasses.dataclass
+class Setup:
+    """What a run trains: the strategy, data, model and optimizer, made as configured.
+
+    Attributes:
+        strategy: The tf.distribute strategy.
+        data: The training and validation pipelines.
+        model: The model, built in the strategy's scope.
+        optimizer: Its optimizer, built in the same scope.
+        jit_compile: Whether the training steps compile with XLA.
+    """
+
+    strategy: tf.distribute.Strategy
+    data: Datasets
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    jit_compile: bool
+
+
+def prepare(config: Config) -> Setup:
+    """Seed, set determinism, load the data, and build the model and optimizer.
+
+    Shared by train and the benchmark, so that the benchmark times what
+    training runs.
+    """
+    strategy = distribute.make_strategy(config.strategy)
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic:
+        # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
+        tf.config.experimental.enable_op_determinism()
+    data = load_datasets(config)
+    jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
+    with strategy.scope(), dtype_policy(config.precision):
+        model = build_model(config, len(data.class_names))
+        optimizer = optim.make_optimizer(config)
+        optimizer.build(model.trainable_variables)
+    return Setup(strategy, data, model, optimizer, jit_compile)
+
+
+def step_runner(setup: Setup, config: Config):
+    """The training step of this loop, for the benchmark to time.
+
+    Args:
+        setup: What prepare made.
+        config: The settings (the loss reads label_smoothing).
+
+    Returns:
+        A function run(steps) that trains `steps` steps, as train does, on
+        batches from a fresh pass over the training data.
+    """
+    batches = distribute.distribute(setup.strategy, setup.data.train.repeat())
+    validation_batches = distribute.distribute(setup.strategy, setup.data.validation)
+    metrics, train_step, _ = make_steps(
+        setup, config, batches.element_spec, validation_batches.element_spec
+    )
+
+    def run(steps: int) -> None:
+        for batch in itertools.islice(batches, steps):
+            train_step(batch)
+        # Waits for the last step.
+        metrics["loss"].result().numpy()
+
+    return run
 
 
 class Bookkeeping:
@@ -264,73 +327,22 @@ class Bookkeeping:
             self.writers[split].flush()
 
 
-def train_loop(
-    model,
-    optimizer,
-    data: Datasets,
-    config: Config,
-    strategy,
-    book: Bookkeeping,
-    jit_compile: bool,
-):
+def train_loop(setup: Setup, config: Config, book: Bookkeeping):
     """Run the epochs after book.completed, up to config.epochs or an early stop.
 
     Args:
-        model: The model, built in the strategy's scope.
-        optimizer: Its optimizer, built in the same scope.
-        data: The training and validation pipelines.
+        setup: The strategy, the data, and the model and optimizer built in
+            the strategy's scope.
         config: Reads epochs, the learning-rate schedule and label_smoothing.
-        strategy: The tf.distribute strategy the model was built under.
         book: Logs and checkpoints each epoch, and says when to stop.
-        jit_compile: Compile the steps with XLA.
     """
-    loss_fn = optim.make_loss(config, reduction=None)
-    with strategy.scope():
-        metrics = {
-            "loss": keras.metrics.Mean(name="loss"),
-            "accuracy": keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            "val_loss": keras.metrics.Mean(name="val_loss"),
-            "val_accuracy": keras.metrics.SparseCategoricalAccuracy(
-                name="val_accuracy"
-            ),
-        }
-
-    # Each replica's step, compiled as fit compiles its own: with XLA or not.
-    @tf.function(jit_compile=jit_compile)
-    def train_step(inputs, labels):
-        with tf.GradientTape() as tape:
-            probabilities = model(inputs, training=True)
-            per_example_loss = loss_fn(labels, probabilities)
-            # Averaged over the global batch: each replica adds its share.
-            loss = tf.nn.compute_average_loss(per_example_loss)
-            # Scaled up under mixed_float16 (a LossScaleOptimizer), else unchanged;
-            # apply_gradients unscales the gradients.
-            scaled_loss = optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, model.trainable_variables)
-        optimizer.apply_gradients(
-            zip(gradients, model.trainable_variables, strict=True)
-        )
-        metrics["loss"].update_state(per_example_loss)
-        metrics["accuracy"].update_state(labels, probabilities)
-
-    @tf.function(jit_compile=jit_compile)
-    def validation_step(inputs, labels):
-        probabilities = model(inputs, training=False)
-        metrics["val_loss"].update_state(loss_fn(labels, probabilities))
-        metrics["val_accuracy"].update_state(labels, probabilities)
-
+    optimizer, data, strategy = setup.optimizer, setup.data, setup.strategy
     steps = data.train.cardinality().numpy()
     train_batches = distribute.distribute(strategy, data.train)
     validation_batches = distribute.distribute(strategy, data.validation)
-
-    # One trace serves every batch, the last partial one included.
-    @tf.function(input_signature=[train_batches.element_spec])
-    def distributed_train_step(batch):
-        strategy.run(train_step, args=batch)
-
-    @tf.function(input_signature=[validation_batches.element_spec])
-    def distributed_validation_step(batch):
-        strategy.run(validation_step, args=batch)
+    metrics, distributed_train_step, distributed_validation_step = make_steps(
+        setup, config, train_batches.element_spec, validation_batches.element_spec
+    )
 
     for index in range(book.completed, book.last_epoch()):
         optimizer.learning_rate = optim.learning_rate(index, config)
@@ -353,6 +365,67 @@ def train_loop(
         print(f"{time.perf_counter() - start:.1f} s")
         if book.end_epoch(index, logs):
             break
+
+
+def make_steps(setup: Setup, config: Config, train_spec, validation_spec):
+    """The custom loop's metrics and its compiled training and validation steps.
+
+    Args:
+        setup: The strategy, and the model and optimizer built in its scope.
+        config: Reads label_smoothing.
+        train_spec: The element_spec of the distributed training batches.
+        validation_spec: The same for the validation batches.
+
+    Returns:
+        (metrics, train_step, validation_step): the steps take one
+        distributed batch and update the metrics, a dict of Keras metrics.
+    """
+    model, optimizer, strategy = setup.model, setup.optimizer, setup.strategy
+    loss_fn = optim.make_loss(config, reduction=None)
+    with strategy.scope():
+        metrics = {
+            "loss": keras.metrics.Mean(name="loss"),
+            "accuracy": keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
+            "val_loss": keras.metrics.Mean(name="val_loss"),
+            "val_accuracy": keras.metrics.SparseCategoricalAccuracy(
+                name="val_accuracy"
+            ),
+        }
+
+    # Each replica's step, compiled as fit compiles its own: with XLA or not.
+    @tf.function(jit_compile=setup.jit_compile)
+    def train_step(inputs, labels):
+        with tf.GradientTape() as tape:
+            probabilities = model(inputs, training=True)
+            per_example_loss = loss_fn(labels, probabilities)
+            # Averaged over the global batch: each replica adds its share.
+            loss = tf.nn.compute_average_loss(per_example_loss)
+            # Scaled up under mixed_float16 (a LossScaleOptimizer), else unchanged;
+            # apply_gradients unscales the gradients.
+            scaled_loss = optimizer.scale_loss(loss)
+        gradients = tape.gradient(scaled_loss, model.trainable_variables)
+        optimizer.apply_gradients(
+            zip(gradients, model.trainable_variables, strict=True)
+        )
+        metrics["loss"].update_state(per_example_loss)
+        metrics["accuracy"].update_state(labels, probabilities)
+
+    @tf.function(jit_compile=setup.jit_compile)
+    def validation_step(inputs, labels):
+        probabilities = model(inputs, training=False)
+        metrics["val_loss"].update_state(loss_fn(labels, probabilities))
+        metrics["val_accuracy"].update_state(labels, probabilities)
+
+    # One trace serves every batch, the last partial one included.
+    @tf.function(input_signature=[train_spec])
+    def distributed_train_step(batch):
+        strategy.run(train_step, args=batch)
+
+    @tf.function(input_signature=[validation_spec])
+    def distributed_validation_step(batch):
+        strategy.run(validation_step, args=batch)
+
+    return metrics, distributed_train_step, distributed_validation_step
 
 
 def read_history(run_dir: Path) -> dict[str, list[float]]:

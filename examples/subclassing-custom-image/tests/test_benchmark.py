@@ -1,0 +1,44 @@
+"""The benchmark command: this project's training step and input pipeline, timed."""
+
+import pytest
+
+from example_subclassing_custom_image.benchmark import report
+from example_subclassing_custom_image.cli import main
+
+FIGURES = {
+    "loop": "custom",
+    "preset": "small",
+    "batch_size": 64,
+    "precision": "float32",
+    "jit_compile": False,
+    "strategy": "DefaultDistributionStrategy",
+    "replicas": 1,
+    "devices": ["/device:CPU:0"],
+    "cpu_cores": 2,
+    "steps": 20,
+    "warmup": 5,
+    "training_examples_per_second": 800.0,
+    "pipeline_examples_per_second": 4000.0,
+    "pipeline_to_training": 5.0,
+    "peak_host_memory_mib": 900.0,
+}
+
+
+def test_report_says_whether_the_pipeline_keeps_up():
+    lines = report(FIGURES).splitlines()
+    assert lines[0] == (
+        "custom loop, preset small, batch 64, float32, XLA off, "
+        "DefaultDistributionStrategy on CPU:0 (2 CPU cores)"
+    )
+    assert "800.0 examples/s (20 steps timed after 5 warm-up)" in lines[1]
+    assert "5.00x training: the input pipeline keeps up" in lines[2]
+    slow = report({**FIGURES, "pipeline_to_training": 0.5}).splitlines()
+    assert "0.50x training: the input pipeline is the bottleneck" in slow[2]
+    assert lines[3] == "peak host memory: 900 MiB"
+
+
+@pytest.mark.parametrize("flag", ["--steps", "--warmup"])
+def test_benchmark_needs_a_positive_number_of_steps(capsys, flag):
+    assert main(["benchmark", flag, "0"]) == 1
+    error = capsys.readouterr().err
+    assert error == f"error: {flag} must be a positive integer, got 0\n"
