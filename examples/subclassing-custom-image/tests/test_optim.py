@@ -26,6 +26,19 @@ def test_cosine_schedule_warms_up_then_decays_towards_zero():
     assert rates[-1] == pytest.approx(0.1 * 0.5 * (1 + np.cos(np.pi * 3 / 4)))
 
 
+def test_fine_tuning_lowers_the_scheduled_rate_after_the_frozen_epochs():
+    config = Config(
+        learning_rate=0.1,
+        lr_decay_epochs=2,
+        lr_decay_factor=0.5,
+        backbone="MobileNetV3Small",
+        freeze_backbone_epochs=3,
+        fine_tune_lr_factor=0.1,
+    )
+    rates = [optim.learning_rate(epoch, config) for epoch in range(5)]
+    assert rates == pytest.approx([0.1, 0.1, 0.05, 0.005, 0.0025])
+
+
 @pytest.mark.parametrize(
     ("name", "kind"),
     [

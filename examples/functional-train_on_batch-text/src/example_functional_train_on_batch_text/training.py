@@ -116,14 +116,19 @@ def prepare(config: Config) -> Setup:
         model = build_model(config, len(data.class_names))
         optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-        model.compile(
-            optimizer=optimizer,
-            loss=optim.make_loss(config),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=jit_compile,
-            auto_scale_loss=False,  # make_optimizer has scaled it where needed
-        )
+        _compile(model, optimizer, config, jit_compile)
     return Setup(strategy, data, model, optimizer, jit_compile)
+
+
+def _compile(model, optimizer, config: Config, jit_compile: bool) -> None:
+    """Compile for train_on_batch."""
+    model.compile(
+        optimizer=optimizer,
+        loss=optim.make_loss(config),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+        auto_scale_loss=False,  # make_optimizer has scaled it where needed
+    )
 
 
 def step_runner(setup: Setup, config: Config):

@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from . import distribute, optim, saving
+from . import backbones, distribute, optim, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
 from .layers import dtype_policy
@@ -70,20 +70,31 @@ def train(
     else:
         _write_run_files(model, config, data, run_dir)
 
-    model.fit(
-        distribute.distribute(strategy, data.train),
-        validation_data=distribute.distribute(strategy, data.validation),
-        initial_epoch=book.completed,
-        epochs=book.last_epoch(),
-        callbacks=[
-            keras.callbacks.LearningRateScheduler(
-                lambda index: optim.learning_rate(index, config)
-            ),
-            _EndEpoch(book),
-        ],
-        shuffle=False,  # data.train reshuffles itself every epoch
-    )
+    # One model.fit per phase of fine-tuning (backbone frozen, then trained),
+    # each compiled for the variables it trains.
+    for initial_epoch, epochs in backbones.phases(
+        config, book.completed, book.last_epoch()
+    ):
+        if backbones.set_trainable(model, config, initial_epoch):
+            with strategy.scope(), dtype_policy(config.precision):
+                _compile(model, optimizer, config, setup.jit_compile)
+        model.fit(
+            distribute.distribute(strategy, data.train),
+            validation_data=distribute.distribute(strategy, data.validation),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=[
+                keras.callbacks.LearningRateScheduler(
+                    lambda index: optim.learning_rate(index, config)
+                ),
+                _EndEpoch(book),
+            ],
+            shuffle=False,  # data.train reshuffles itself every epoch
+        )
+        if book.stopped():
+            break
     history = read_history(run_dir)
+    backbones.unfreeze(model, config)
     book.save_models(model)
     plot_history(history, run_dir / "training_curves.png")
     return history
@@ -125,14 +136,19 @@ def prepare(config: Config) -> Setup:
         model = build_model(config, len(data.class_names))
         optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-        model.compile(
-            optimizer=optimizer,
-            loss=optim.make_loss(config),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=jit_compile,
-            auto_scale_loss=False,  # make_optimizer has scaled it where needed
-        )
+        _compile(model, optimizer, config, jit_compile)
     return Setup(strategy, data, model, optimizer, jit_compile)
+
+
+def _compile(model, optimizer, config: Config, jit_compile: bool) -> None:
+    """Compile for fit; again whenever the trainable variables change."""
+    model.compile(
+        optimizer=optimizer,
+        loss=optim.make_loss(config),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+        auto_scale_loss=False,  # make_optimizer has scaled it where needed
+    )
 
 
 def step_runner(setup: Setup, config: Config):

@@ -35,6 +35,8 @@ RESUMABLE = (
     "strategy",
     "augment",
     "cache",
+    "freeze_backbone_epochs",
+    "fine_tune_lr_factor",
 )
 # Trials of a search when --trials is not given.
 DEFAULT_TRIALS = 10

@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from . import distribute, optim, saving
+from . import backbones, distribute, optim, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
 from .layers import dtype_policy
@@ -74,6 +74,7 @@ def train(
 
     train_loop(setup, config, book)
     history = read_history(run_dir)
+    backbones.unfreeze(model, config)
     book.save_models(model)
     if book.chief:
         plot_history(history, run_dir / "training_curves.png")
@@ -340,11 +341,18 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
     steps = data.train.cardinality().numpy()
     train_batches = distribute.distribute(strategy, data.train)
     validation_batches = distribute.distribute(strategy, data.validation)
+    specs = train_batches.element_spec, validation_batches.element_spec
+    backbones.set_trainable(setup.model, config, book.completed)
     metrics, distributed_train_step, distributed_validation_step = make_steps(
-        setup, config, train_batches.element_spec, validation_batches.element_spec
+        setup, config, *specs
     )
 
     for index in range(book.completed, book.last_epoch()):
+        if backbones.set_trainable(setup.model, config, index):
+            # New traces: the old ones hold the trainable variables they saw.
+            metrics, distributed_train_step, distributed_validation_step = make_steps(
+                setup, config, *specs
+            )
         optimizer.learning_rate = optim.learning_rate(index, config)
         print(f"Epoch {index + 1}/{config.epochs}")
         progress = keras.utils.Progbar(steps, stateful_metrics=list(metrics))
