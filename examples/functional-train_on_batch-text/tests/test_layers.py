@@ -17,10 +17,6 @@ CUSTOM_LAYERS = [
     layer_class(**arguments, name=name)
     for name, (layer_class, arguments, _) in ARGUMENTS.items()
 ]
-INPUT_SHAPES = {
-    "linear": (2, 12),
-    "positions": (2, 16, 8),
-}
 
 
 @pytest.mark.parametrize("name", ARGUMENTS)
@@ -49,7 +45,7 @@ def test_registered_for_saving(layer):
 
 @pytest.mark.parametrize("layer", CUSTOM_LAYERS, ids=lambda layer: layer.name)
 def test_weights_made_in_build_and_shape_declared(layer):
-    shape = INPUT_SHAPES[layer.name]
+    shape = ARGUMENTS[layer.name][2]
     assert not layer.built and not layer.weights
     outputs = layer(np.random.default_rng(0).random(shape, dtype="float32"))
     assert layer.built and layer.weights

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from example_functional_train_on_batch_text.config import Config
+from example_functional_train_on_batch_text.config import Config, load_config
 from example_functional_train_on_batch_text.data import (
     adapt_vectorizer,
     load_datasets,
@@ -103,6 +103,8 @@ def test_weights_round_trip(trained_run, config, sample, tmp_path):
     run_dir, _ = trained_run
     trained = load_model(run_dir / "model.keras")
     path = save_weights(trained, tmp_path / "model.weights.h5")
+    # The run's config.toml holds the numbers the "auto" settings became.
+    config = load_config(run_dir / "config.toml")
     fresh = with_vectorizer(build_model(config, 4), trained.get_layer("vectorizer"))
     load_weights(fresh, path)
     assert np.array_equal(

@@ -26,11 +26,6 @@ CUSTOM_LAYERS = [
     layer_class(**arguments, name=name)
     for name, (layer_class, arguments, _) in ARGUMENTS.items()
 ]
-INPUT_SHAPES = {
-    "linear": (2, 12),
-    "basic": (2, 8, 8, 3),
-    "bottleneck": (2, 8, 8, 3),
-}
 
 
 @pytest.mark.parametrize("name", ARGUMENTS)
@@ -59,7 +54,7 @@ def test_registered_for_saving(layer):
 
 @pytest.mark.parametrize("layer", CUSTOM_LAYERS, ids=lambda layer: layer.name)
 def test_weights_made_in_build_and_shape_declared(layer):
-    shape = INPUT_SHAPES[layer.name]
+    shape = ARGUMENTS[layer.name][2]
     assert not layer.built and not layer.weights
     outputs = layer(np.random.default_rng(0).random(shape, dtype="float32"))
     assert layer.built and layer.weights
