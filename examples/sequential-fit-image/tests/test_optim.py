@@ -100,7 +100,8 @@ def test_mixed_float16_model_returns_float32_and_reloads_as_trained(tmp_path):
     assert all(weight.dtype == "float32" for weight in model.weights)
     # Loaded under the global float32 policy, it computes as it was saved.
     loaded = load_model(save_model(model, tmp_path / "model.keras"))
-    assert loaded.get_layer("pool").compute_dtype == precision.removeprefix("mixed_")
+    layer = loaded.get_layer("pool")
+    assert layer.compute_dtype == precision.removeprefix("mixed_")
     assert loaded.get_layer("classifier").compute_dtype == "float32"
     assert np.array_equal(loaded.predict(inputs, verbose=0), expected)
 
