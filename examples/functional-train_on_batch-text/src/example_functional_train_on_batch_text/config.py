@@ -81,7 +81,7 @@ class Config:
     # Training
     epochs: int = 10
     batch_size: int = 64
-    learning_rate: float = 0.001
+    learning_rate: float = 0.01
     optimizer: str = "adam"
     weight_decay: float = 0.01
     momentum: float = 0.9
