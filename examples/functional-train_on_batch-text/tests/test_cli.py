@@ -4,6 +4,7 @@ Every refusal stops before any training, with one line on stderr that names
 what to fix.
 """
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,31 @@ def test_a_value_of_the_wrong_type_is_one_line(capsys):
         main(["train", "--epochs", "three"])
     assert exit_.value.code == 2
     assert "argument --epochs: invalid int value: 'three'" in error_line(capsys)
+    with pytest.raises(SystemExit):
+        main(["train", "--max-tokens", "lots"])
+    assert "argument --max-tokens: must be an integer or \"auto\", got 'lots'" in (
+        error_line(capsys)
+    )
+
+
+def test_baseline_scores_the_validation_split(capsys):
+    assert main(["baseline"]) == 0
+    line = capsys.readouterr().out.strip()
+    match = re.fullmatch(
+        r"baseline accuracy=(\S+) \((\S+), (\d+) validation (\w+)\)", line
+    )
+    assert match, line
+    # The generated corpus: 3000 texts, 20% held out, as for training.
+    assert match.group(2, 3, 4) == ("tfidf+logreg", "600", "texts")
+    assert float(match.group(1)) > 0.8
+
+
+def test_baseline_reads_a_data_directory(capsys, tmp_path):
+    for name in ("cats", "dogs"):
+        for index in range(5):
+            write_file(tmp_path / "data" / name / f"{index}.txt")
+    assert main(["baseline", "--data-dir", str(tmp_path / "data")]) == 0
+    assert "2 validation texts)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("completed_an_epoch", [False, True])

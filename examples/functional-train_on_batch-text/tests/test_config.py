@@ -67,6 +67,18 @@ def test_input_too_small_for_the_preset_is_rejected():
         load_config(preset="resnet18", sequence_length=16)
 
 
+def test_text_sizes_take_auto_or_a_number(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('sequence_length = "auto"\nmax_tokens = 5000\n', encoding="utf-8")
+    config = load_config(path)
+    assert (config.sequence_length, config.max_tokens) == ("auto", 5000)
+    assert load_config(path, sequence_length=64).sequence_length == 64
+    with pytest.raises(ConfigError, match='max_tokens must be an int or "auto"'):
+        load_config(max_tokens="many")
+    with pytest.raises(ConfigError, match="sequence_length must be an int"):
+        load_config(sequence_length=12.5)
+
+
 def test_unreadable_config_file_is_reported(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text("epochs = = 3", encoding="utf-8")

@@ -1,5 +1,6 @@
 """Your own data: class folders, unreadable files skipped and listed, the split."""
 
+import collections
 import dataclasses
 
 import numpy as np
@@ -61,7 +62,8 @@ def test_pipelines_know_their_length(data_dir):
 
 
 def test_vocabulary_comes_from_the_training_split(data_dir):
-    data = load_datasets(Config(data_dir=str(data_dir), batch_size=4), vectorize=False)
+    config = Config(data_dir=str(data_dir), batch_size=4, max_tokens=100)
+    data = load_datasets(config, vectorize=False)
     vocabulary = data.vectorizer.get_vocabulary()
     assert vocabulary[:2] == ["", "[UNK]"]
 
@@ -77,6 +79,24 @@ def test_vocabulary_comes_from_the_training_split(data_dir):
     assert held_out, "every file has a word of its own"
     assert words(data.train) <= set(vocabulary)
     assert held_out.isdisjoint(vocabulary)
+
+
+def test_auto_text_settings_are_sized_from_the_training_texts(data_dir):
+    data = load_datasets(Config(data_dir=str(data_dir), batch_size=4), vectorize=False)
+    texts = [text.decode() for batch, _ in data.train for text in batch.numpy()]
+    counts = collections.Counter(word for text in texts for word in text.split())
+    seen_twice = {word for word, count in counts.items() if count >= 2}
+    # Every text has 5 words; "the" and the class's 3 words recur, the 5th does not.
+    assert data.config.sequence_length == 5
+    assert data.config.max_tokens == len(seen_twice) + 2
+    assert set(data.vectorizer.get_vocabulary()[2:]) == seen_twice
+
+
+def test_auto_sequence_length_is_at_least_what_the_preset_needs(data_dir):
+    config = Config(data_dir=str(data_dir), preset="resnet18", max_tokens=100)
+    data = load_datasets(config, vectorize=False)
+    assert data.config.sequence_length == 32
+    assert data.config.max_tokens == 100
 
 
 def test_pipelines_give_the_token_ids_of_the_texts(data_dir):

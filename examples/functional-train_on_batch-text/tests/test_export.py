@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from example_functional_train_on_batch_text.cli import main
+from example_functional_train_on_batch_text.config import load_config
 from example_functional_train_on_batch_text.data import load_datasets
 from example_functional_train_on_batch_text.saving import (
     EXPORT_FILES,
@@ -34,10 +35,12 @@ def test_export_command_checks_the_file_in_its_runtime(
     assert "max difference from the Keras model" in capsys.readouterr().out
     model = load_model(model_path, compile=False)
     texts, _ = next(iter(load_datasets(config, vectorize=False).validation))
+    # The run's config.toml holds the numbers the "auto" settings became.
+    sequence_length = load_config(run_dir / "config.toml").sequence_length
     # Tokenized as the README's "Exports" says, with the vocabulary beside the file.
     words = (tmp_path / "vocabulary.txt").read_text(encoding="utf-8").split("\n")[:-1]
     tokenize = keras.layers.TextVectorization(
-        vocabulary=words, output_sequence_length=config.sequence_length
+        vocabulary=words, output_sequence_length=sequence_length
     )
     predicted = run_export(tmp_path / EXPORT_FILES[format], tokenize(texts).numpy())
     expected = model.predict(texts, verbose=0)

@@ -11,6 +11,8 @@ from example_functional_train_on_batch_text.data import adapt_vectorizer
 from example_functional_train_on_batch_text.model import build_model, with_vectorizer
 
 SAMPLES = ["goal piano", "oven atom atom", "an unknown word"]
+# Numbers for the settings that training derives from the data ("auto").
+SIZED = Config(sequence_length=32, max_tokens=2000)
 
 
 def token_ids(config: Config, count: int = 3) -> np.ndarray:
@@ -19,7 +21,7 @@ def token_ids(config: Config, count: int = 3) -> np.ndarray:
 
 
 def test_output_is_a_distribution_per_text():
-    config = Config()
+    config = SIZED
     model = with_vectorizer(build_model(config, 4), adapt_vectorizer(SAMPLES, config))
     probabilities = model.predict(tf.constant(SAMPLES), verbose=0)
     assert probabilities.shape == (3, 4)
@@ -27,7 +29,7 @@ def test_output_is_a_distribution_per_text():
 
 
 def test_model_on_text_is_the_classifier_on_token_ids():
-    config = Config()
+    config = SIZED
     classifier = build_model(config, 4)
     vectorizer = adapt_vectorizer(SAMPLES, config)
     texts = tf.constant(SAMPLES)
@@ -38,7 +40,7 @@ def test_model_on_text_is_the_classifier_on_token_ids():
 
 
 def test_every_weight_exists_once_built():
-    config = Config()
+    config = SIZED
     model = build_model(config, 4)
     weights = [id(weight) for weight in model.weights]
     model.predict(token_ids(config), verbose=0)
@@ -48,6 +50,6 @@ def test_every_weight_exists_once_built():
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", ["resnet18", "resnet34", "resnet50"])
 def test_presets_build_and_predict(preset):
-    config = dataclasses.replace(Config(), preset=preset, sequence_length=64)
+    config = dataclasses.replace(SIZED, preset=preset, sequence_length=64)
     model = build_model(config, 4)
     assert model.predict(token_ids(config), verbose=0).shape == (3, 4)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from example_functional_train_on_batch_text.config import load_config
 from example_functional_train_on_batch_text.data import load_datasets
 from example_functional_train_on_batch_text.model import build_model, with_vectorizer
 from example_functional_train_on_batch_text.saving import (
@@ -64,6 +65,8 @@ def test_weights_round_trip(trained_run, config, sample, tmp_path):
     run_dir, _ = trained_run
     trained = load_model(run_dir / "model.keras")
     path = save_weights(trained, tmp_path / "model.weights.h5")
+    # The run's config.toml holds the numbers the "auto" settings became.
+    config = load_config(run_dir / "config.toml")
     fresh = with_vectorizer(build_model(config, 4), trained.get_layer("vectorizer"))
     load_weights(fresh, path)
     assert np.array_equal(

@@ -52,7 +52,14 @@ def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     assert resumed["loss"][0] == first["loss"][0]
     assert extra_row not in (run_dir / "history.csv").read_text()
     # Resuming with more epochs than first planned updates the run's settings.
-    assert load_config(run_dir / "config.toml") == config
+    saved = load_config(run_dir / "config.toml")
+    # The "auto" text settings are written as the numbers they became.
+    assert isinstance(saved.sequence_length, int)
+    assert isinstance(saved.max_tokens, int)
+    sized = dataclasses.replace(
+        config, sequence_length=saved.sequence_length, max_tokens=saved.max_tokens
+    )
+    assert saved == sized
 
 
 def validation_data(config):
@@ -91,21 +98,31 @@ def test_early_stopping_keeps_the_best_epoch_across_a_resume(
     trained_run, config, tmp_path
 ):
     """The first two epochs learn; resumed at a learning rate that wrecks the
-    model, the run stops once `patience` epochs have not beaten the best, and
-    model.keras holds the best epoch's weights, not the last epoch's."""
+    model, the run keeps the best epoch in best.keras, and with early stopping
+    it stops once `patience` epochs have not beaten the best, model.keras
+    then holding the best epoch's weights."""
     run_dir = shutil.copytree(trained_run[0], tmp_path / "run")
-    patience = 2
-    wrecking = dataclasses.replace(
-        config, epochs=8, learning_rate=10.0, early_stopping_patience=patience
-    )
+    wrecking = dataclasses.replace(config, epochs=3, learning_rate=10.0)
     history = train(wrecking, run_dir, resume=True)
     best = int(np.argmax(history["val_accuracy"]))
     assert best < 2
-    assert len(history["val_accuracy"]) == best + 1 + patience < wrecking.epochs
-    accuracy = validation_accuracy(run_dir / "model.keras", config)
-    assert accuracy == pytest.approx(history["val_accuracy"][best], abs=1e-6)
-    assert accuracy > history["val_accuracy"][-1]
-    assert validation_accuracy(run_dir / "best.keras", config) == accuracy
+    accuracies = history["val_accuracy"]
+    model_accuracy = validation_accuracy(run_dir / "model.keras", config)
+    assert model_accuracy == pytest.approx(accuracies[-1], abs=1e-6)
+    best_accuracy = validation_accuracy(run_dir / "best.keras", config)
+    assert best_accuracy == pytest.approx(accuracies[best], abs=1e-6)
+
+    # The checkpoint remembers the best epoch: patience counts from it.
+    patience = 2
+    stopping = dataclasses.replace(wrecking, epochs=8, early_stopping_patience=patience)
+    history = train(stopping, run_dir, resume=True)
+    accuracies = history["val_accuracy"]
+    assert len(accuracies) == best + 1 + patience < stopping.epochs
+    assert int(np.argmax(accuracies)) == best
+    model_accuracy = validation_accuracy(run_dir / "model.keras", config)
+    assert model_accuracy == pytest.approx(accuracies[best], abs=1e-6)
+    assert model_accuracy > accuracies[-1]
+    assert validation_accuracy(run_dir / "best.keras", config) == model_accuracy
 
 
 @pytest.mark.slow

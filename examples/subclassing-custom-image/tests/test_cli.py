@@ -5,6 +5,7 @@ what to fix.
 """
 
 import dataclasses
+import re
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,26 @@ def test_a_value_of_the_wrong_type_is_one_line(capsys):
         main(["train", "--epochs", "three"])
     assert exit_.value.code == 2
     assert "argument --epochs: invalid int value: 'three'" in error_line(capsys)
+
+
+def test_baseline_scores_the_validation_split(capsys):
+    assert main(["baseline"]) == 0
+    line = capsys.readouterr().out.strip()
+    match = re.fullmatch(
+        r"baseline accuracy=(\S+) \((\S+), (\d+) validation (\w+)\)", line
+    )
+    assert match, line
+    # The 1797 digits, 20% held out, as for training.
+    assert match.group(2, 3, 4) == ("pixels+logreg", "359", "images")
+    assert float(match.group(1)) > 0.8
+
+
+def test_baseline_reads_a_data_directory(capsys, tmp_path):
+    for name in ("cats", "dogs"):
+        for index in range(5):
+            write_file(tmp_path / "data" / name / f"{index}.png")
+    assert main(["baseline", "--data-dir", str(tmp_path / "data")]) == 0
+    assert "2 validation images)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("completed_an_epoch", [False, True])

@@ -1,4 +1,4 @@
-"""Command line: train, evaluate, predict, export, tune and benchmark.
+"""Command line: train, evaluate, baseline, predict, export, tune and benchmark.
 
     python -m example_functional_train_on_batch_text COMMAND --help
 
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Config, ProjectError, load_config
+from .config import AUTO, Config, ProjectError, load_config
 from .startup import quiet_tensorflow
 
 DEFAULT_CONFIG = Path("configs/default.toml")
@@ -38,6 +38,8 @@ RESUMABLE = (
 DEFAULT_TRIALS = 10
 # The settings evaluate takes: which data, and how it is split and batched.
 DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
+# The settings baseline takes: which data, and how it is split.
+BASELINE_SETTINGS = ("data_dir", "validation_split", "seed")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,10 +60,7 @@ def train(args) -> int:
         run_dir = Path(args.resume)
         config = _resumed_config(run_dir, args.config, overrides)
     else:
-        config_path = args.config or (
-            DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-        )
-        config = load_config(config_path, **overrides)
+        config = load_config(_config_path(args), **overrides)
         run_dir = _new_run_dir(Path(config.output_dir))
     from .training import train as train_model
 
@@ -102,6 +101,15 @@ def evaluate(args) -> int:
     validation = load_datasets(config, vectorize=False).validation
     results = model.evaluate(validation, return_dict=True, verbose=0)
     print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
+    return 0
+
+
+def baseline(args) -> int:
+    """Score a scikit-learn baseline on the validation split the model uses."""
+    config = load_config(_config_path(args), **_overrides(args))
+    from .baseline import run_baseline
+
+    print(run_baseline(config))
     return 0
 
 
@@ -175,10 +183,7 @@ def tune(args) -> int:
         search_dir = Path(args.resume)
         config, trials = _resumed_search(search_dir, args.config, overrides)
     else:
-        config_path = args.config or (
-            DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
-        )
-        config = load_config(config_path, **overrides)
+        config = load_config(_config_path(args), **overrides)
         search_dir = _new_run_dir(Path(config.output_dir), prefix="tune-")
         search_dir.mkdir(parents=True)
         (search_dir / "config.toml").write_text(config.to_toml(), encoding="utf-8")
@@ -215,8 +220,7 @@ def benchmark(args) -> int:
         if getattr(args, name) < 1:
             value = getattr(args, name)
             raise ProjectError(f"--{name} must be a positive integer, got {value}")
-    config_path = args.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None)
-    config = load_config(config_path, **_overrides(args))
+    config = load_config(_config_path(args), **_overrides(args))
     from .benchmark import benchmark as measure
     from .benchmark import report
 
@@ -255,6 +259,15 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument("model", type=Path, help="a .keras file")
     _add_overrides(command, DATA_SETTINGS)
     command.set_defaults(command=evaluate)
+
+    command = commands.add_parser(
+        "baseline", help="score a scikit-learn baseline on the same validation split"
+    )
+    command.add_argument(
+        "--config", type=Path, help=f"TOML settings (default: {DEFAULT_CONFIG})"
+    )
+    _add_overrides(command, BASELINE_SETTINGS)
+    command.set_defaults(command=baseline)
 
     command = commands.add_parser("predict", help="classify texts")
     command.add_argument("model", type=Path, help="a .keras file")
@@ -331,6 +344,11 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
                 flag, dest=f"set_{field.name}", action=argparse.BooleanOptionalAction
             )
             continue
+        if field.type == int | str:
+            group.add_argument(
+                flag, dest=f"set_{field.name}", type=_int_or_auto, metavar="INT|auto"
+            )
+            continue
         group.add_argument(
             flag,
             dest=f"set_{field.name}",
@@ -339,12 +357,31 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
         )
 
 
+def _int_or_auto(text: str):
+    """Parse a flag that takes a number or "auto" (derived from the data)."""
+    if text == AUTO:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'must be an integer or "{AUTO}", got {text!r}'
+        ) from None
+
+
 def _overrides(args) -> dict:
     return {
         name.removeprefix("set_"): value
         for name, value in vars(args).items()
         if name.startswith("set_") and value is not None
     }
+
+
+def _config_path(args) -> Path | None:
+    """The config file a command reads: --config, else configs/default.toml."""
+    if args.config is not None:
+        return args.config
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
 def _resumed_config(run_dir: Path, config_path: Path | None, overrides: dict):

@@ -4,6 +4,8 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
+# The value of a setting that is derived from the data.
+AUTO = "auto"
 STRATEGIES = ("auto", "default", "mirrored")
 # Strategies that Keras 3.15 cannot run with train_on_batch, and why.
 UNAVAILABLE = {
@@ -69,8 +71,9 @@ class Config:
     # Data
     data_dir: str = ""
     validation_split: float = 0.2
-    sequence_length: int = 32
-    max_tokens: int = 2000
+    # "auto": derived from the training texts (see data.size_text_settings).
+    sequence_length: int | str = AUTO
+    max_tokens: int | str = AUTO
     embedding_dim: int = 32
     # Model
     preset: str = "small"
@@ -78,7 +81,7 @@ class Config:
     # Training
     epochs: int = 10
     batch_size: int = 64
-    learning_rate: float = 0.001
+    learning_rate: float = 0.01
     optimizer: str = "adam"
     weight_decay: float = 0.01
     momentum: float = 0.9
@@ -99,7 +102,11 @@ class Config:
         """Check every setting; raise ConfigError naming the first bad one."""
         for name in ("epochs", "batch_size", "lr_decay_epochs"):
             _require(getattr(self, name) > 0, name, "a positive integer")
-        _require(self.max_tokens > 2, "max_tokens", "an integer above 2")
+        _require(
+            self.max_tokens == AUTO or self.max_tokens > 2,
+            "max_tokens",
+            'an integer above 2 or "auto"',
+        )
         _require(self.embedding_dim > 0, "embedding_dim", "a positive integer")
         _require(self.learning_rate > 0, "learning_rate", "a positive number")
         _require(0 < self.lr_decay_factor <= 1, "lr_decay_factor", "in (0, 1]")
@@ -135,7 +142,7 @@ class Config:
         _require(self.seed >= 0, "seed", "a non-negative integer")
         minimum = PRESETS[self.preset].downsampling
         _require(
-            self.sequence_length >= minimum,
+            self.sequence_length == AUTO or self.sequence_length >= minimum,
             "sequence_length",
             f"at least {minimum} for preset {self.preset!r}",
         )
@@ -193,9 +200,18 @@ def load_config(path: str | Path | None = None, **overrides) -> Config:
     for name, value in values.items():
         if name not in fields:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
-        kind = fields[name]
-        accepted = (int, float) if kind is float else kind
-        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
-            raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
-        values[name] = kind(value)
+        values[name] = _typed(name, fields[name], value)
     return Config(**values).validate()
+
+
+def _typed(name: str, kind, value):
+    """The value as the setting's type, or a ConfigError naming the setting."""
+    if kind == int | str:
+        # A number, or "auto" for one derived from the data.
+        if value == AUTO or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise ConfigError(f'{name} must be an int or "auto", got {value!r}')
+    accepted = (int, float) if kind is float else kind
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+    return kind(value)

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .config import Config, ProjectError
+from .config import AUTO, PRESETS, Config, ProjectError
 
 TOPICS = {
     "cooking": (
@@ -43,6 +43,11 @@ FILLER = (
     "very was way we well were what when which who will with would year you your"
 ).split()
 CORPUS_SIZE = 3000
+# How the "auto" text settings are derived from the training texts.
+LENGTH_PERCENTILE = 95  # sequence_length: this percentile of their lengths,
+MAX_SEQUENCE_LENGTH = 512  # at most this;
+MIN_WORD_COUNT = 2  # max_tokens: the words seen this often,
+MAX_VOCABULARY = 20000  # at most this many.
 
 
 class DataError(ProjectError, ValueError):
@@ -59,6 +64,8 @@ class Datasets:
         class_names: The name of each label, by index.
         vectorizer: Turns texts into token ids; its vocabulary is the training
             texts' most frequent tokens.
+        config: The settings the data was prepared with: "auto" replaced by
+            the numbers derived from the training texts.
         skipped: Files of the data directory left out: unreadable, or not
             .txt files.
     """
@@ -67,6 +74,7 @@ class Datasets:
     validation: tf.data.Dataset
     class_names: list[str]
     vectorizer: keras.layers.TextVectorization
+    config: Config
     skipped: list[Path] = dataclasses.field(default_factory=list)
 
 
@@ -75,7 +83,7 @@ def load_datasets(config: Config, *, vectorize: bool = True) -> Datasets:
 
     Args:
         config: Reads data_dir, validation_split, batch_size, seed,
-            max_tokens and sequence_length.
+            max_tokens and sequence_length ("auto": see size_text_settings).
         vectorize: Whether the inputs are token ids, which the classifier
             trains on, or the texts, which a saved model takes.
 
@@ -86,12 +94,8 @@ def load_datasets(config: Config, *, vectorize: bool = True) -> Datasets:
         DataError: The data directory is empty, has one class only, or holds
             no readable file.
     """
-    skipped = []
-    if config.data_dir:
-        inputs, labels, class_names, skipped = read_directory(Path(config.data_dir))
-    else:
-        inputs, labels, class_names = generate_corpus(config.seed)
-    train, validation = _split(inputs, labels, config.validation_split, config.seed)
+    train, validation, class_names, skipped = load_split(config)
+    config = size_text_settings(config, train[0])
     vectorizer = adapt_vectorizer(train[0], config)
     tokenize = vectorizer if vectorize else None
     return Datasets(
@@ -99,8 +103,34 @@ def load_datasets(config: Config, *, vectorize: bool = True) -> Datasets:
         validation=_pipeline(*validation, config, shuffle=False, vectorizer=tokenize),
         class_names=class_names,
         vectorizer=vectorizer,
+        config=config,
         skipped=skipped,
     )
+
+
+def load_split(config: Config):
+    """The configured data, shuffled once with the seed and split.
+
+    Every consumer of the data (training, evaluation, the baseline) splits it
+    here, so all of them see the same validation texts.
+
+    Args:
+        config: Reads data_dir, validation_split and seed.
+
+    Returns:
+        (train, validation, class_names, skipped): train and validation are
+        (inputs, labels) pairs of arrays; the inputs are texts.
+
+    Raises:
+        DataError: As load_datasets.
+    """
+    skipped = []
+    if config.data_dir:
+        inputs, labels, class_names, skipped = read_directory(Path(config.data_dir))
+    else:
+        inputs, labels, class_names = generate_corpus(config.seed)
+    train, validation = _split(inputs, labels, config.validation_split, config.seed)
+    return train, validation, class_names, skipped
 
 
 def generate_corpus(seed: int, size: int = CORPUS_SIZE):
@@ -159,6 +189,53 @@ def read_directory(directory: Path):
             skipped.append(path)
     _check_readable(directory, labels, class_names)
     return np.array(texts), np.array(labels, dtype="int32"), class_names, skipped
+
+
+def size_text_settings(config: Config, texts) -> Config:
+    """Replace "auto" sequence_length and max_tokens with numbers from the texts.
+
+    sequence_length becomes the LENGTH_PERCENTILE-th percentile of the texts'
+    lengths in tokens (longer texts are cut), at least what the preset needs
+    and at most MAX_SEQUENCE_LENGTH. max_tokens becomes the number of words
+    seen at least MIN_WORD_COUNT times, plus the padding and unknown tokens,
+    at most MAX_VOCABULARY: a word seen once teaches the model nothing it can
+    use on new texts. The numbers are printed.
+
+    Args:
+        config: The settings; those that are numbers already are kept.
+        texts: The training texts only.
+
+    Returns:
+        The config with numbers for both settings.
+    """
+    if AUTO not in (config.sequence_length, config.max_tokens):
+        return config
+    # The same lowercasing, punctuation stripping and splitting as the model's.
+    counter = keras.layers.TextVectorization(ragged=True)
+    counter.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(256))
+    tokens = counter(texts)
+    lengths = tokens.row_lengths().numpy()
+    counts = np.bincount(tokens.flat_values.numpy())[2:]  # after padding, unknown
+    changes = {}
+    if config.sequence_length == AUTO:
+        length = int(np.ceil(np.percentile(lengths, LENGTH_PERCENTILE)))
+        minimum = PRESETS[config.preset].downsampling
+        changes["sequence_length"] = min(max(length, minimum), MAX_SEQUENCE_LENGTH)
+        print(
+            f"sequence_length={changes['sequence_length']}: the "
+            f"{LENGTH_PERCENTILE}th percentile of {len(lengths)} training texts' "
+            f"lengths in tokens (median {np.median(lengths):.0f}, "
+            f"longest {lengths.max()})"
+        )
+    if config.max_tokens == AUTO:
+        words = max(int(np.sum(counts >= MIN_WORD_COUNT)), 1)
+        changes["max_tokens"] = min(words + 2, MAX_VOCABULARY)
+        print(
+            f"max_tokens={changes['max_tokens']}: {words} words seen at least "
+            f"{MIN_WORD_COUNT} times in the training texts (of {len(counts)}), "
+            "plus padding and unknown"
+        )
+    return dataclasses.replace(config, **changes)
 
 
 def adapt_vectorizer(texts, config: Config) -> keras.layers.TextVectorization:

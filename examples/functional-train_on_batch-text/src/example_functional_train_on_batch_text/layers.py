@@ -86,6 +86,9 @@ class Linear(keras.layers.Layer):
 class PositionEmbedding(keras.layers.Layer):
     """Adds a learned vector for each position to a sequence of embeddings.
 
+    It takes the embeddings' padding mask and passes none on: the convolutions
+    after it see every position, padding included, as a fixed-length input.
+
     Args:
         sequence_length: The longest sequence the layer accepts.
     """
@@ -98,6 +101,7 @@ class PositionEmbedding(keras.layers.Layer):
                 f"Received: sequence_length={sequence_length}"
             )
         self.sequence_length = sequence_length
+        self.supports_masking = True
 
     def build(self, input_shape):
         self.position_embeddings = self.add_weight(
@@ -112,6 +116,9 @@ class PositionEmbedding(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
 
     def get_config(self):
         return {**super().get_config(), "sequence_length": self.sequence_length}

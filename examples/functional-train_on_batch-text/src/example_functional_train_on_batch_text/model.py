@@ -11,12 +11,22 @@ from . import blocks
 from .config import PRESETS, Config
 from .layers import Linear, PositionEmbedding
 
+# The text model has two paths over the token embeddings: their average (a bag
+# of words, as fastText) and the ResNet. Dropout drops the ResNet's whole
+# feature vector for this fraction of the texts of each batch: the classifier
+# must then do with the bag of words alone, which keeps it from leaning on the
+# ResNet, the path that memorizes a small corpus fastest.
+RESNET_DROPOUT_RATE = 0.5
+
 
 def build_model(config: Config, num_classes: int) -> keras.Model:
     """Build the text classifier; it takes token ids and returns probabilities.
 
-    Token ids are what data.load_datasets gives; with_vectorizer puts the
-    vectorizer in front, for a model that takes raw strings.
+    Two paths over the token embeddings meet before the classifier: their
+    average over the text (a bag of words) and the ResNet's features (see
+    RESNET_DROPOUT_RATE). Token ids are what data.load_datasets gives;
+    with_vectorizer puts the vectorizer in front, for a model that takes raw
+    strings.
 
     Args:
         config: The run's settings (preset, sequence_length, max_tokens, ...).
@@ -26,12 +36,18 @@ def build_model(config: Config, num_classes: int) -> keras.Model:
         A built, uncompiled model.
     """
     inputs = keras.Input(shape=(config.sequence_length,), dtype="int64", name="tokens")
-    x = layers.Embedding(config.max_tokens, config.embedding_dim, name="embedding")(
-        inputs
-    )
-    x = PositionEmbedding(config.sequence_length, name="positions")(x)
+    # mask_zero: the padding (token id 0) is left out of the bag's average.
+    embedded = layers.Embedding(
+        config.max_tokens, config.embedding_dim, mask_zero=True, name="embedding"
+    )(inputs)
+    bag = layers.GlobalAveragePooling1D(name="bag")(embedded)
+    x = PositionEmbedding(config.sequence_length, name="positions")(embedded)
     x = blocks.resnet(x, PRESETS[config.preset])
     x = layers.GlobalAveragePooling1D(name="pool")(x)
+    x = layers.Dropout(
+        RESNET_DROPOUT_RATE, noise_shape=(None, 1), name="resnet_dropout"
+    )(x)
+    x = layers.Concatenate(name="features")([x, bag])
     x = layers.Dropout(config.dropout_rate, name="dropout")(x)
     # float32 under mixed precision too: a stable softmax, float32 outputs.
     outputs = Linear(

@@ -57,7 +57,16 @@ def learning_rate(epoch: int, config: Config) -> float:
     "step": learning_rate, multiplied by lr_decay_factor every lr_decay_epochs.
     "cosine": a linear warm-up over warmup_epochs, then a half cosine from
     learning_rate towards 0 at the end of the last epoch.
+    Fine-tuning after freeze_backbone_epochs multiplies either by
+    fine_tune_lr_factor.
     """
+    if config.freeze_backbone_epochs and epoch >= config.freeze_backbone_epochs:
+        return config.fine_tune_lr_factor * _scheduled(epoch, config)
+    return _scheduled(epoch, config)
+
+
+def _scheduled(epoch: int, config: Config) -> float:
+    """The learning rate of the schedule alone."""
     if config.schedule == "step":
         return config.learning_rate * config.lr_decay_factor ** (
             epoch // config.lr_decay_epochs

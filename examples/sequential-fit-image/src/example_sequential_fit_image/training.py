@@ -9,13 +9,14 @@ and optimizer to resume from, early stopping).
 import csv
 import dataclasses
 import json
+import os
 import shutil
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from . import distribute, optim, saving
+from . import backbones, distribute, optim, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
 from .layers import dtype_policy
@@ -69,20 +70,31 @@ def train(
     else:
         _write_run_files(model, config, data, run_dir)
 
-    model.fit(
-        distribute.distribute(strategy, data.train),
-        validation_data=distribute.distribute(strategy, data.validation),
-        initial_epoch=book.completed,
-        epochs=book.last_epoch(),
-        callbacks=[
-            keras.callbacks.LearningRateScheduler(
-                lambda index: optim.learning_rate(index, config)
-            ),
-            _EndEpoch(book),
-        ],
-        shuffle=False,  # data.train reshuffles itself every epoch
-    )
+    # One model.fit per phase of fine-tuning (backbone frozen, then trained),
+    # each compiled for the variables it trains.
+    for initial_epoch, epochs in backbones.phases(
+        config, book.completed, book.last_epoch()
+    ):
+        if backbones.set_trainable(model, config, initial_epoch):
+            with strategy.scope(), dtype_policy(config.precision):
+                _compile(model, optimizer, config, setup.jit_compile)
+        model.fit(
+            distribute.distribute(strategy, data.train),
+            validation_data=distribute.distribute(strategy, data.validation),
+            initial_epoch=initial_epoch,
+            epochs=epochs,
+            callbacks=[
+                keras.callbacks.LearningRateScheduler(
+                    lambda index: optim.learning_rate(index, config)
+                ),
+                _EndEpoch(book),
+            ],
+            shuffle=False,  # data.train reshuffles itself every epoch
+        )
+        if book.stopped():
+            break
     history = read_history(run_dir)
+    backbones.unfreeze(model, config)
     book.save_models(model)
     plot_history(history, run_dir / "training_curves.png")
     return history
@@ -124,14 +136,19 @@ def prepare(config: Config) -> Setup:
         model = build_model(config, len(data.class_names))
         optimizer = optim.make_optimizer(config)
         optimizer.build(model.trainable_variables)
-        model.compile(
-            optimizer=optimizer,
-            loss=optim.make_loss(config),
-            metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            jit_compile=jit_compile,
-            auto_scale_loss=False,  # make_optimizer has scaled it where needed
-        )
+        _compile(model, optimizer, config, jit_compile)
     return Setup(strategy, data, model, optimizer, jit_compile)
+
+
+def _compile(model, optimizer, config: Config, jit_compile: bool) -> None:
+    """Compile for fit; again whenever the trainable variables change."""
+    model.compile(
+        optimizer=optimizer,
+        loss=optim.make_loss(config),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+        auto_scale_loss=False,  # make_optimizer has scaled it where needed
+    )
 
 
 def step_runner(setup: Setup, config: Config):
@@ -165,8 +182,10 @@ class Bookkeeping:
     best epoch's weights.
 
     A resumed run continues as if never stopped: the checkpoint holds the
-    epochs done, the best epoch and its validation accuracy, and
-    checkpoints/best/ckpt-<epoch> the best epoch's weights.
+    epochs done, the best epoch and its validation accuracy. The best epoch's
+    own checkpoint stays in checkpoints/best/: its files are hard links to
+    those of checkpoints/, so keeping it costs no write (a copy where the file
+    system has no links).
 
     Args:
         model: The model, built.
@@ -196,10 +215,10 @@ class Bookkeeping:
             best_epoch=self.best_epoch,
             best_accuracy=self.best_accuracy,
         )
+        # Reads the weights alone from a checkpoint of self.checkpoint.
         self.best = tf.train.Checkpoint(weights=model.weights)
-        directory = run_dir / "checkpoints"
-        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, 2)
-        self.best_manager = tf.train.CheckpointManager(self.best, directory / "best", 2)
+        self.directory = run_dir / "checkpoints"
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, 2)
         self.writers = {}  # TensorBoard's, made when the first epoch is logged
 
     @property
@@ -209,12 +228,12 @@ class Bookkeeping:
 
     def restore(self) -> int:
         """Restore the last checkpoint; return the epochs it completed."""
-        latest = tf.train.latest_checkpoint(self.run_dir / "checkpoints")
+        latest = tf.train.latest_checkpoint(self.directory)
         if latest is None:
-            raise ProjectError(
-                f"no checkpoint to resume from in {self.run_dir / 'checkpoints'}"
-            )
+            raise ProjectError(f"no checkpoint to resume from in {self.directory}")
         self.checkpoint.restore(latest).assert_existing_objects_matched()
+        if int(self.best_epoch) == self.completed:
+            self._keep_best()  # in case a kill came between the save and the links
         return self.completed
 
     def stopped(self) -> bool:
@@ -230,11 +249,11 @@ class Bookkeeping:
         """Log, keep the best weights and checkpoint epoch `index` (from 0).
 
         The order makes a kill at any point safe. A kill after the history row
-        leaves a row that resuming drops and repeats, never a missing one. The
-        best weights are saved under the epoch's number before the checkpoint
-        that names that epoch the best. CheckpointManager writes a new
-        checkpoint's files before the `checkpoint` file that names the latest,
-        so a kill during a save leaves the previous one to resume from.
+        leaves a row that resuming drops and repeats, never a missing one.
+        CheckpointManager writes a new checkpoint's files before the
+        `checkpoint` file that names the latest, so a kill during a save leaves
+        the previous one to resume from. A kill after a save that names its
+        epoch the best, before checkpoints/best/ has it, is mended by restore.
 
         Returns:
             True when early stopping ends the run here.
@@ -242,12 +261,14 @@ class Bookkeeping:
         self.data.report_skipped()
         self._log(index, logs)
         completed = index + 1
-        if logs["val_accuracy"] > self.best_accuracy.numpy():
+        improved = logs["val_accuracy"] > self.best_accuracy.numpy()
+        if improved:
             self.best_accuracy.assign(logs["val_accuracy"])
             self.best_epoch.assign(completed)
-            self._save(self.best_manager, completed)
         self.epoch.assign(completed)
-        self._save(self.manager, completed)
+        self.manager.save(checkpoint_number=completed)
+        if improved:
+            self._keep_best()
         if not self.stopped():
             return False
         print(
@@ -263,19 +284,36 @@ class Bookkeeping:
             model: What to save; it shares its weights with the trained model.
         """
         best_epoch = int(self.best_epoch)
-        path = self.run_dir / "checkpoints" / "best" / f"ckpt-{best_epoch}"
+        path = self.directory / "best" / f"ckpt-{best_epoch}"
         if self.config.early_stopping_patience and best_epoch:
             # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
             self.best.restore(path).assert_existing_objects_matched()
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
             shutil.copyfile(self.run_dir / "model.keras", self.run_dir / "best.keras")
-        else:
-            self.best.restore(path).assert_existing_objects_matched()
-            saving.save_model(model, self.run_dir / "best.keras")
+            return
+        # The best epoch's weights for best.keras; then the last epoch's again.
+        last = self.model.get_weights()
+        self.best.restore(path).assert_existing_objects_matched()
+        saving.save_model(model, self.run_dir / "best.keras")
+        self.model.set_weights(last)
 
-    def _save(self, manager: tf.train.CheckpointManager, completed: int) -> None:
-        manager.save(checkpoint_number=completed)
+    def _keep_best(self) -> None:
+        """Link the best epoch's checkpoint into checkpoints/best/, alone there."""
+        best = self.directory / "best"
+        best.mkdir(exist_ok=True)
+        prefix = f"ckpt-{int(self.best_epoch)}."
+        for source in self.directory.glob(prefix + "*"):
+            partial = best / f".{source.name}.partial"
+            partial.unlink(missing_ok=True)
+            try:
+                os.link(source, partial)
+            except OSError:
+                shutil.copyfile(source, partial)
+            partial.replace(best / source.name)
+        for old in best.glob("ckpt-*"):
+            if not old.name.startswith(prefix):
+                old.unlink()
 
     def _log(self, index: int, logs: dict[str, float]) -> None:
         """Append one epoch to history.csv (as CSVLogger does) and to TensorBoard."""

@@ -7,6 +7,10 @@ from pathlib import Path
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 # "auto" augments the training images of a data directory, not the embedded digits.
 AUGMENT = ("auto", "on", "off")
+# keras.applications models that backbones.py knows how to feed raw pixels.
+APPLICATIONS = ("ResNet50V2", "EfficientNetV2B0", "MobileNetV3Small", "ConvNeXtTiny")
+# The smallest images they take (their last stage is 32 times smaller).
+APPLICATION_MIN_SIZE = 32
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("step", "cosine")
@@ -68,6 +72,10 @@ class Config:
     augment: str = "auto"
     cache: str = "none"
     # Model
+    backbone: str = "resnet"
+    backbone_weights: str = ""
+    freeze_backbone_epochs: int = 0
+    fine_tune_lr_factor: float = 0.1
     preset: str = "small"
     dropout_rate: float = 0.2
     # Training
@@ -126,15 +134,53 @@ class Config:
         _require(self.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}")
         _require(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
         _require(self.seed >= 0, "seed", "a non-negative integer")
-        minimum = PRESETS[self.preset].downsampling
-        _require(
-            self.image_size >= minimum,
-            "image_size",
-            f"at least {minimum} for preset {self.preset!r}",
-        )
+        self._validate_backbone()
         if self.data_dir:
             _require(Path(self.data_dir).is_dir(), "data_dir", "an existing directory")
         return self
+
+    def _validate_backbone(self) -> None:
+        if self.backbone == "resnet":
+            minimum = PRESETS[self.preset].downsampling
+            _require(
+                self.image_size >= minimum,
+                "image_size",
+                f"at least {minimum} for preset {self.preset!r}",
+            )
+            for name in ("backbone_weights", "freeze_backbone_epochs"):
+                _require(
+                    not getattr(self, name),
+                    name,
+                    "unset with backbone 'resnet' (a keras.applications backbone "
+                    "takes pretrained weights)",
+                )
+        else:
+            names = ", ".join(APPLICATIONS)
+            _require(
+                self.backbone in APPLICATIONS,
+                "backbone",
+                f"'resnet' or one of the keras.applications {names}",
+            )
+            _require(
+                self.channels == 3, "channels", f"3 for backbone {self.backbone!r}"
+            )
+            _require(
+                self.image_size >= APPLICATION_MIN_SIZE,
+                "image_size",
+                f"at least {APPLICATION_MIN_SIZE} for backbone {self.backbone!r}",
+            )
+        if self.backbone_weights not in ("", "imagenet"):
+            _require(
+                Path(self.backbone_weights).is_file(),
+                "backbone_weights",
+                '"" (random), "imagenet" or an existing weights file',
+            )
+        _require(
+            self.freeze_backbone_epochs >= 0,
+            "freeze_backbone_epochs",
+            "a non-negative integer (0: never frozen)",
+        )
+        _require(0 < self.fine_tune_lr_factor <= 1, "fine_tune_lr_factor", "in (0, 1]")
 
     def to_toml(self) -> str:
         """Render the settings as TOML, loadable by load_config."""
@@ -186,9 +232,13 @@ def load_config(path: str | Path | None = None, **overrides) -> Config:
     for name, value in values.items():
         if name not in fields:
             raise ConfigError(f"unknown setting {name!r}; known: {', '.join(fields)}")
-        kind = fields[name]
-        accepted = (int, float) if kind is float else kind
-        if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
-            raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
-        values[name] = kind(value)
+        values[name] = _typed(name, fields[name], value)
     return Config(**values).validate()
+
+
+def _typed(name: str, kind, value):
+    """The value as the setting's type, or a ConfigError naming the setting."""
+    accepted = (int, float) if kind is float else kind
+    if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
+        raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
+    return kind(value)

@@ -88,12 +88,7 @@ def load_datasets(config: Config) -> Datasets:
         DataError: The data directory is empty, has one class only, or holds
             no readable file.
     """
-    skipped = []
-    if config.data_dir:
-        inputs, labels, class_names, skipped = read_directory(Path(config.data_dir))
-    else:
-        inputs, labels, class_names = embedded_digits()
-    train, validation = _split(inputs, labels, config.validation_split, config.seed)
+    train, validation, class_names, skipped = load_split(config)
     if not config.data_dir:
         return Datasets(
             train=_pipeline(*train, config, split="train"),
@@ -108,6 +103,32 @@ def load_datasets(config: Config) -> Datasets:
         skipped=skipped,
         decode_logs=logs,
     )
+
+
+def load_split(config: Config):
+    """The configured data, shuffled once with the seed and split.
+
+    Every consumer of the data (training, evaluation, the baseline) splits it
+    here, so all of them see the same validation images.
+
+    Args:
+        config: Reads data_dir, validation_split and seed.
+
+    Returns:
+        (train, validation, class_names, skipped): train and validation are
+        (inputs, labels) pairs of arrays; the inputs are images (the
+        embedded digits) or file names (a data directory).
+
+    Raises:
+        DataError: As load_datasets.
+    """
+    skipped = []
+    if config.data_dir:
+        inputs, labels, class_names, skipped = read_directory(Path(config.data_dir))
+    else:
+        inputs, labels, class_names = embedded_digits()
+    train, validation = _split(inputs, labels, config.validation_split, config.seed)
+    return train, validation, class_names, skipped
 
 
 def embedded_digits():

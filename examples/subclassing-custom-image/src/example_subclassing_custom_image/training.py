@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import itertools
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from . import distribute, optim, saving
+from . import backbones, distribute, optim, saving
 from .config import Config, ProjectError
 from .data import Datasets, load_datasets
 from .layers import dtype_policy
@@ -73,6 +74,7 @@ def train(
 
     train_loop(setup, config, book)
     history = read_history(run_dir)
+    backbones.unfreeze(model, config)
     book.save_models(model)
     if book.chief:
         plot_history(history, run_dir / "training_curves.png")
@@ -156,8 +158,10 @@ class Bookkeeping:
     best epoch's weights.
 
     A resumed run continues as if never stopped: the checkpoint holds the
-    epochs done, the best epoch and its validation accuracy, and
-    checkpoints/best/ckpt-<epoch> the best epoch's weights.
+    epochs done, the best epoch and its validation accuracy. The best epoch's
+    own checkpoint stays in checkpoints/best/: its files are hard links to
+    those of checkpoints/, so keeping it costs no write (a copy where the file
+    system has no links).
 
     Args:
         model: The model, built.
@@ -187,17 +191,15 @@ class Bookkeeping:
             best_epoch=self.best_epoch,
             best_accuracy=self.best_accuracy,
         )
+        # Reads the weights alone from a checkpoint of self.checkpoint.
         self.best = tf.train.Checkpoint(weights=model.weights)
-        directory = run_dir / "checkpoints"
+        self.directory = run_dir / "checkpoints"
         self.chief = distribute.is_chief(strategy)
         if not self.chief:
             print("Not the chief: the chief alone writes the run directory and model")
         # Every worker takes part in each save; the chief's copy is kept.
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, distribute.checkpoint_dir(strategy, directory), 2
-        )
-        self.best_manager = tf.train.CheckpointManager(
-            self.best, distribute.checkpoint_dir(strategy, directory / "best"), 2
+            self.checkpoint, distribute.checkpoint_dir(strategy, self.directory), 2
         )
         self.writers = {}  # TensorBoard's, made when the first epoch is logged
 
@@ -211,12 +213,12 @@ class Bookkeeping:
 
         Every worker restores the chief's checkpoint.
         """
-        latest = tf.train.latest_checkpoint(self.run_dir / "checkpoints")
+        latest = tf.train.latest_checkpoint(self.directory)
         if latest is None:
-            raise ProjectError(
-                f"no checkpoint to resume from in {self.run_dir / 'checkpoints'}"
-            )
+            raise ProjectError(f"no checkpoint to resume from in {self.directory}")
         self.checkpoint.restore(latest).assert_existing_objects_matched()
+        if self.chief and int(self.best_epoch) == self.completed:
+            self._keep_best()  # in case a kill came between the save and the links
         return self.completed
 
     def stopped(self) -> bool:
@@ -232,11 +234,11 @@ class Bookkeeping:
         """Log, keep the best weights and checkpoint epoch `index` (from 0).
 
         The order makes a kill at any point safe. A kill after the history row
-        leaves a row that resuming drops and repeats, never a missing one. The
-        best weights are saved under the epoch's number before the checkpoint
-        that names that epoch the best. CheckpointManager writes a new
-        checkpoint's files before the `checkpoint` file that names the latest,
-        so a kill during a save leaves the previous one to resume from.
+        leaves a row that resuming drops and repeats, never a missing one.
+        CheckpointManager writes a new checkpoint's files before the
+        `checkpoint` file that names the latest, so a kill during a save leaves
+        the previous one to resume from. A kill after a save that names its
+        epoch the best, before checkpoints/best/ has it, is mended by restore.
 
         Returns:
             True when early stopping ends the run here.
@@ -245,12 +247,16 @@ class Bookkeeping:
         if self.chief:
             self._log(index, logs)
         completed = index + 1
-        if logs["val_accuracy"] > self.best_accuracy.numpy():
+        improved = logs["val_accuracy"] > self.best_accuracy.numpy()
+        if improved:
             self.best_accuracy.assign(logs["val_accuracy"])
             self.best_epoch.assign(completed)
-            self._save(self.best_manager, completed)
         self.epoch.assign(completed)
-        self._save(self.manager, completed)
+        self.manager.save(checkpoint_number=completed)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory)
+        elif improved:
+            self._keep_best()
         if not self.stopped():
             return False
         print(
@@ -266,7 +272,7 @@ class Bookkeeping:
             model: What to save; it shares its weights with the trained model.
         """
         best_epoch = int(self.best_epoch)
-        path = self.run_dir / "checkpoints" / "best" / f"ckpt-{best_epoch}"
+        path = self.directory / "best" / f"ckpt-{best_epoch}"
         if self.config.early_stopping_patience and best_epoch:
             # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
             self.best.restore(path).assert_existing_objects_matched()
@@ -275,14 +281,29 @@ class Bookkeeping:
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
             shutil.copyfile(self.run_dir / "model.keras", self.run_dir / "best.keras")
-        else:
-            self.best.restore(path).assert_existing_objects_matched()
-            saving.save_model(model, self.run_dir / "best.keras")
+            return
+        # The best epoch's weights for best.keras; then the last epoch's again.
+        last = self.model.get_weights()
+        self.best.restore(path).assert_existing_objects_matched()
+        saving.save_model(model, self.run_dir / "best.keras")
+        self.model.set_weights(last)
 
-    def _save(self, manager: tf.train.CheckpointManager, completed: int) -> None:
-        manager.save(checkpoint_number=completed)
-        if not self.chief:
-            shutil.rmtree(manager.directory)
+    def _keep_best(self) -> None:
+        """Link the best epoch's checkpoint into checkpoints/best/, alone there."""
+        best = self.directory / "best"
+        best.mkdir(exist_ok=True)
+        prefix = f"ckpt-{int(self.best_epoch)}."
+        for source in self.directory.glob(prefix + "*"):
+            partial = best / f".{source.name}.partial"
+            partial.unlink(missing_ok=True)
+            try:
+                os.link(source, partial)
+            except OSError:
+                shutil.copyfile(source, partial)
+            partial.replace(best / source.name)
+        for old in best.glob("ckpt-*"):
+            if not old.name.startswith(prefix):
+                old.unlink()
 
     def _log(self, index: int, logs: dict[str, float]) -> None:
         """Append one epoch to history.csv (as CSVLogger does) and to TensorBoard."""
@@ -320,11 +341,18 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
     steps = data.train.cardinality().numpy()
     train_batches = distribute.distribute(strategy, data.train)
     validation_batches = distribute.distribute(strategy, data.validation)
+    specs = train_batches.element_spec, validation_batches.element_spec
+    backbones.set_trainable(setup.model, config, book.completed)
     metrics, distributed_train_step, distributed_validation_step = make_steps(
-        setup, config, train_batches.element_spec, validation_batches.element_spec
+        setup, config, *specs
     )
 
     for index in range(book.completed, book.last_epoch()):
+        if backbones.set_trainable(setup.model, config, index):
+            # New traces: the old ones hold the trainable variables they saw.
+            metrics, distributed_train_step, distributed_validation_step = make_steps(
+                setup, config, *specs
+            )
         optimizer.learning_rate = optim.learning_rate(index, config)
         print(f"Epoch {index + 1}/{config.epochs}")
         progress = keras.utils.Progbar(steps, stateful_metrics=list(metrics))
