@@ -12,21 +12,10 @@ import pytest
 from PIL import Image
 
 from example_sequential_fit_image.config import load_config
-from example_sequential_fit_image.model import build_model
-from example_sequential_fit_image.saving import load_model, save_model
+from example_sequential_fit_image.saving import load_model
 from example_sequential_fit_image.training import train
 
 PROJECT = Path(__file__).parents[1]
-PYTHON_M_PACKAGE = [sys.executable, "-m", "example_sequential_fit_image"]
-# The backbone this project's quick tests build; the others cost more time.
-BACKBONE = "MobileNetV3Small"
-# What each application expects its pixels to go through (raw pixels, 0-255).
-PREPROCESS = {
-    "ResNet50V2": keras.applications.resnet_v2.preprocess_input,
-    "EfficientNetV2B0": keras.applications.efficientnet_v2.preprocess_input,
-    "MobileNetV3Small": keras.applications.mobilenet_v3.preprocess_input,
-    "ConvNeXtTiny": keras.applications.convnext.preprocess_input,
-}
 COLOURS = {"blue": (40, 60, 200), "green": (50, 190, 60), "red": (210, 50, 40)}
 SIZE = 32
 
@@ -38,32 +27,6 @@ def images(count: int) -> np.ndarray:
 
 def same_weights(first: list[np.ndarray], second: list[np.ndarray]) -> bool:
     return all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
-
-
-# Slow here: the fine-tuning test trains this backbone quickly.
-@pytest.mark.slow
-def test_backbone_takes_raw_pixels_trains_and_reloads_exactly(tmp_path):
-    config = load_config(backbone=BACKBONE, image_size=SIZE, channels=3)
-    model = build_model(config, 3)
-    inputs = images(2)
-    # The model's backbone applies the application's own preprocessing.
-    backbone = model.get_layer("backbone")
-    application = backbone.layers[-1]
-    np.testing.assert_allclose(
-        backbone(inputs),
-        application(PREPROCESS[BACKBONE](inputs.copy())),
-        rtol=1e-5,
-        atol=1e-5,
-    )
-    # Eager steps: tracing a graph this large costs more than one step.
-    model.compile(
-        optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True
-    )
-    before = model(inputs)
-    model.train_on_batch(inputs, np.array([0, 1]))
-    assert not np.array_equal(model(inputs), before)
-    reloaded = load_model(save_model(model, tmp_path / "model.keras"))
-    assert np.array_equal(reloaded(inputs), model(inputs))
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +95,6 @@ def test_fine_tuning_freezes_the_backbone_then_trains_it(fine_tuned, weights_fil
     assert history["learning_rate"] == pytest.approx([0.001, 0.0005])
 
 
-@pytest.mark.slow
 def test_fine_tuned_model_predicts_identically_in_a_fresh_process(fine_tuned, tmp_path):
     model_path = fine_tuned[0] / "model.keras"
     inputs = images(3)
@@ -148,27 +110,3 @@ def test_fine_tuned_model_predicts_identically_in_a_fresh_process(fine_tuned, tm
     subprocess.run([*command, tmp_path / "out.npy"], check=True, env=env)
     expected = load_model(model_path)(inputs)
     assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
-
-
-@pytest.mark.slow
-def test_imagenet_weights_offline_is_a_one_line_error(tmp_path):
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT / "src"),
-        "KERAS_HOME": str(tmp_path),  # no cached weights
-        "HTTPS_PROXY": "http://127.0.0.1:9",  # nothing listens there: offline
-        "https_proxy": "http://127.0.0.1:9",
-    }
-    settings = ["--backbone", "MobileNetV3Small", "--backbone-weights", "imagenet"]
-    settings += ["--image-size", str(SIZE), "--channels", "3", "--output-dir", tmp_path]
-    result = subprocess.run(
-        [*PYTHON_M_PACKAGE, "train", *settings],
-        cwd=PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 1
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: cannot download the ImageNet weights of")
