@@ -7,9 +7,6 @@ import tensorflow as tf
 
 from example_functional_train_on_batch_text import distribute, optim
 from example_functional_train_on_batch_text.config import Config
-from example_functional_train_on_batch_text.layers import dtype_policy
-from example_functional_train_on_batch_text.model import build_model
-from example_functional_train_on_batch_text.saving import load_model, save_model
 
 
 def test_step_schedule_decays_every_lr_decay_epochs():
@@ -71,26 +68,6 @@ def test_label_smoothing_matches_categorical_crossentropy():
     assert restored.label_smoothing == 0.2
     plain = optim.make_loss(Config())
     assert type(plain) is keras.losses.SparseCategoricalCrossentropy
-
-
-def test_mixed_bfloat16_model_returns_float32_and_reloads_as_trained(tmp_path):
-    precision = "mixed_bfloat16"
-    config = Config(precision=precision, sequence_length=32, max_tokens=100)
-    with dtype_policy(precision):
-        model = build_model(config, 3)
-    assert keras.config.dtype_policy().name == "float32"
-    inputs = np.random.default_rng(0).integers(
-        0, config.max_tokens, (2, config.sequence_length)
-    )
-    expected = model.predict(inputs, verbose=0)
-    assert expected.dtype == np.float32
-    assert all(weight.dtype == "float32" for weight in model.weights)
-    # Loaded under the global float32 policy, it computes as it was saved.
-    loaded = load_model(save_model(model, tmp_path / "model.keras"))
-    layer = loaded.get_layer("features")
-    assert layer.compute_dtype == precision.removeprefix("mixed_")
-    assert loaded.get_layer("classifier").compute_dtype == "float32"
-    assert np.array_equal(loaded.predict(inputs, verbose=0), expected)
 
 
 def test_jit_compile_setting():

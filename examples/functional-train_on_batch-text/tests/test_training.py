@@ -85,14 +85,6 @@ def layers_of(model):
             yield from layers_of(layer)
 
 
-def test_best_model_takes_what_the_final_model_takes(trained_run, config):
-    run_dir, _ = trained_run
-    inputs, _ = next(iter(validation_data(config)))
-    best = load_model(run_dir / "best.keras").predict(inputs, verbose=0)
-    final = load_model(run_dir / "model.keras").predict(inputs, verbose=0)
-    assert best.shape == final.shape == (len(inputs), 4)
-
-
 @pytest.mark.slow
 def test_early_stopping_keeps_the_best_epoch_across_a_resume(
     trained_run, config, tmp_path

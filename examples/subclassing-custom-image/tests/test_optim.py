@@ -7,9 +7,6 @@ import tensorflow as tf
 
 from example_subclassing_custom_image import distribute, optim
 from example_subclassing_custom_image.config import Config
-from example_subclassing_custom_image.layers import dtype_policy
-from example_subclassing_custom_image.model import build_model
-from example_subclassing_custom_image.saving import load_model, save_model
 
 
 def test_step_schedule_decays_every_lr_decay_epochs():
@@ -84,26 +81,6 @@ def test_label_smoothing_matches_categorical_crossentropy():
     assert restored.label_smoothing == 0.2
     plain = optim.make_loss(Config())
     assert type(plain) is keras.losses.SparseCategoricalCrossentropy
-
-
-def test_mixed_bfloat16_model_returns_float32_and_reloads_as_trained(tmp_path):
-    precision = "mixed_bfloat16"
-    config = Config(precision=precision)
-    with dtype_policy(precision):
-        model = build_model(config, 3)
-    assert keras.config.dtype_policy().name == "float32"
-    inputs = np.random.default_rng(0).uniform(
-        0, 255, (2, config.image_size, config.image_size, config.channels)
-    )
-    expected = model.predict(inputs, verbose=0)
-    assert expected.dtype == np.float32
-    assert all(weight.dtype == "float32" for weight in model.weights)
-    # Loaded under the global float32 policy, it computes as it was saved.
-    loaded = load_model(save_model(model, tmp_path / "model.keras"))
-    layer = loaded.get_layer("pool")
-    assert layer.compute_dtype == precision.removeprefix("mixed_")
-    assert loaded.get_layer("classifier").compute_dtype == "float32"
-    assert np.array_equal(loaded.predict(inputs, verbose=0), expected)
 
 
 def test_jit_compile_setting():

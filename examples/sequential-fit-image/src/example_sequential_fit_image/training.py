@@ -290,7 +290,9 @@ class Bookkeeping:
             self.best.restore(path).assert_existing_objects_matched()
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
-            shutil.copyfile(self.run_dir / "model.keras", self.run_dir / "best.keras")
+            partial = self.run_dir / ".best.partial.keras"
+            shutil.copyfile(self.run_dir / "model.keras", partial)
+            partial.replace(self.run_dir / "best.keras")
             return
         # The best epoch's weights for best.keras; then the last epoch's again.
         last = self.model.get_weights()
