@@ -1,9 +1,6 @@
 """keras.applications backbones: preprocessing inside, weights, fine-tuning."""
 
 import dataclasses
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import keras
@@ -15,7 +12,6 @@ from example_sequential_fit_image.config import load_config
 from example_sequential_fit_image.saving import load_model
 from example_sequential_fit_image.training import train
 
-PROJECT = Path(__file__).parents[1]
 COLOURS = {"blue": (40, 60, 200), "green": (50, 190, 60), "red": (210, 50, 40)}
 SIZE = 32
 
@@ -93,20 +89,3 @@ def test_fine_tuning_freezes_the_backbone_then_trains_it(fine_tuned, weights_fil
     assert not same_weights(final.get_weights(), pretrained)
     assert final.trainable
     assert history["learning_rate"] == pytest.approx([0.001, 0.0005])
-
-
-def test_fine_tuned_model_predicts_identically_in_a_fresh_process(fine_tuned, tmp_path):
-    model_path = fine_tuned[0] / "model.keras"
-    inputs = images(3)
-    np.save(tmp_path / "inputs.npy", inputs)
-    script = (
-        "import sys, numpy as np\n"
-        "from example_sequential_fit_image.saving import load_model\n"
-        "model = load_model(sys.argv[1])\n"
-        "np.save(sys.argv[3], model(np.load(sys.argv[2])))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(PROJECT / "src")}
-    command = [sys.executable, "-c", script, model_path, tmp_path / "inputs.npy"]
-    subprocess.run([*command, tmp_path / "out.npy"], check=True, env=env)
-    expected = load_model(model_path)(inputs)
-    assert np.array_equal(np.load(tmp_path / "out.npy"), expected)
