@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -94,6 +95,16 @@ def test_model_on_text_is_the_classifier_on_token_ids():
         with_vectorizer(classifier, vectorizer).predict(texts, verbose=0),
         classifier.predict(vectorizer(texts), verbose=0),
     )
+
+
+def test_the_bag_of_words_averages_the_tokens_without_the_padding():
+    model = build_model(SIZED, 4)
+    tokens = np.zeros((1, SIZED.sequence_length), dtype="int64")
+    tokens[0, :3] = [5, 7, 9]
+    embedding = model.get_layer("embedding")
+    bag = keras.Model(model.input, model.get_layer("bag").output)(tokens)
+    expected = embedding.embeddings.numpy()[[5, 7, 9]].mean(axis=0)
+    np.testing.assert_allclose(np.asarray(bag)[0], expected, rtol=1e-6)
 
 
 def test_every_weight_exists_once_built():
