@@ -292,7 +292,7 @@ class Bookkeeping:
         path = self.directory / "best" / f"ckpt-{best_epoch}"
         if self.config.early_stopping_patience and best_epoch:
             # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
-            self.best.restore(path).assert_existing_objects_matched()
+            self._restore_best(path)
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
             partial = self.run_dir / ".best.partial.keras"
@@ -301,9 +301,17 @@ class Bookkeeping:
             return
         # The best epoch's weights for best.keras; then the last epoch's again.
         last = self.model.get_weights()
-        self.best.restore(path).assert_existing_objects_matched()
+        self._restore_best(path)
         saving.save_model(model, self.run_dir / "best.keras")
         self.model.set_weights(last)
+
+    def _restore_best(self, path: Path) -> None:
+        """Restore the model's weights from the best epoch's checkpoint.
+
+        The checkpoint holds the optimizer and the epoch counters too: only the
+        weights are wanted, so the rest is expected to stay unread.
+        """
+        self.best.restore(path).assert_existing_objects_matched().expect_partial()
 
     def _keep_best(self) -> None:
         """Link the best epoch's checkpoint into checkpoints/best/, alone there."""
