@@ -141,7 +141,8 @@ MUTATIONS = (
         (
             (r"(?s)^ +self\.classifier = Linear\(.*?\)\n(?=\n    def build)", ""),
             (
-                r"^( +)self\.classifier\.build\(.*\)\n",
+                r"^( +)self\.classifier\.build\("
+                r"self\.pool\.compute_output_shape\(shape\)\)\n",
                 r'\1self.classifier = Linear(self.num_classes, activation="softmax")\n',
             ),
         ),
