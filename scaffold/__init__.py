@@ -26,7 +26,7 @@ from scaffold.combinations import (
 from scaffold.errors import ScaffoldError
 from scaffold.template import TEMPLATE_ROOT
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ANSWERS_FILE",
