@@ -133,6 +133,22 @@ def commit_all(
         git(repo, "tag", tag)
 
 
+def copy_template(root: Path) -> Path:
+    """Copy the checkout's template (copier.yml and templates/) into a new ``root``.
+
+    As it is in the working tree, without Python's byte-code caches; not a git
+    repository until a test commits it.
+    """
+    root.mkdir(parents=True)
+    shutil.copy2(REPO_ROOT / "copier.yml", root / "copier.yml")
+    shutil.copytree(
+        REPO_ROOT / "templates",
+        root / "templates",
+        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
+    )
+    return root
+
+
 def copy_questions(root: Path) -> Path:
     """Copy the checkout's questions into ``root``: a template with an empty tree.
 

@@ -12,7 +12,6 @@ the template's: an update merges the template's changes with the user's.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -22,7 +21,7 @@ from pathlib import Path
 import identify.identify
 import pytest
 import yaml
-from conftest import REPO_ROOT, commit_all, files_under, render_project
+from conftest import REPO_ROOT, commit_all, copy_template, files_under, render_project
 
 from scaffold import Combination, find_conflicts, update_project
 
@@ -184,14 +183,7 @@ def test_skip_if_exists_leaves_both_to_updates():
 @pytest.mark.update
 def test_update_merges_template_and_user_changes(tmp_path):
     # Release 1: the checkout's template; release 2 moves black's revision on.
-    template = tmp_path / "template"
-    template.mkdir()
-    shutil.copy2(REPO_ROOT / "copier.yml", template / "copier.yml")
-    shutil.copytree(
-        REPO_ROOT / "templates",
-        template / "templates",
-        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
-    )
+    template = copy_template(tmp_path / "template")
     commit_all(template, "Release 1", tag="v100.0.0")
     hooks_file = template / "templates" / "project" / PRE_COMMIT
     text = hooks_file.read_text(encoding="utf-8")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from conftest import (
     DEFAULT_PACKAGE,
     REPO_ROOT,
     commit_all,
+    copy_template,
     files_under,
     git,
     render_project,
@@ -182,13 +182,7 @@ def make_versions(root: Path) -> Versions:
 
     The checkout's template is tagged OLD_TAG; with ``change_template``, NEW_TAG.
     """
-    root.mkdir()
-    shutil.copy2(REPO_ROOT / "copier.yml", root / "copier.yml")
-    shutil.copytree(
-        REPO_ROOT / "templates",
-        root / "templates",
-        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
-    )
+    copy_template(root)
     commit_all(root, f"Release {OLD_TAG}", tag=OLD_TAG)
     change_template(root)
     commit_all(root, f"Release {NEW_TAG}", tag=NEW_TAG)
