@@ -73,6 +73,7 @@ def test_keras_file_predicts_identically_in_a_fresh_process(
 CUSTOM_SETTINGS = {
     "preset": "resnet18",
     "dropout_rate": 0.5,
+    "resnet_dropout_rate": 0.25,
     "sequence_length": 40,
     "max_tokens": 50,
     "embedding_dim": 8,
@@ -92,6 +93,7 @@ def test_model_with_custom_settings_reloads_exactly(tmp_path):
         weight.shape for weight in classifier.weights
     ]
     assert reloaded.get_layer("dropout").rate == 0.5
+    assert reloaded.get_layer("resnet_dropout").rate == 0.25
 
 
 @pytest.mark.parametrize("name", CUSTOM_OBJECTS)

@@ -100,12 +100,13 @@ def layers_of(model):
 def test_early_stopping_keeps_the_best_epoch_across_a_resume(
     trained_run, config, tmp_path
 ):
-    """The first two epochs learn; resumed at a learning rate that wrecks the
-    model, the run keeps the best epoch in best.keras, and with early stopping
-    it stops once `patience` epochs have not beaten the best, model.keras
-    then holding the best epoch's weights."""
+    """The first two epochs learn; resumed at a learning rate that overflows
+    the weights (to infinity, then NaN, whose accuracy never improves: a merely
+    large rate can learn again), the run keeps the best epoch in best.keras,
+    and with early stopping it stops once `patience` epochs have not beaten
+    the best, model.keras then holding the best epoch's weights."""
     run_dir = shutil.copytree(trained_run[0], tmp_path / "run")
-    wrecking = dataclasses.replace(config, epochs=3, learning_rate=10.0)
+    wrecking = dataclasses.replace(config, epochs=3, learning_rate=1e30)
     history = train(wrecking, run_dir, resume=True)
     best = int(np.argmax(history["val_accuracy"]))
     assert best < 2

@@ -106,6 +106,5 @@ def test_tune_resumes_and_its_best_config_trains(data_dir, tmp_path, capsys):
     best_toml = str(search_dir / "best.toml")
     assert main(["train", "--config", best_toml, "--output-dir", str(runs)]) == 0
     (run_dir,) = runs.iterdir()
-    assert load_config(run_dir / "config.toml") == dataclasses.replace(
-        config, output_dir=str(runs)
-    )
+    trained = load_config(run_dir / "config.toml")
+    assert trained == dataclasses.replace(config, output_dir=str(runs))

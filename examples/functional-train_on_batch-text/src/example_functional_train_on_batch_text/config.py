@@ -78,6 +78,13 @@ class Config:
     # Model
     preset: str = "small"
     dropout_rate: float = 0.2
+    # The text model's two paths over the token embeddings meet before the
+    # classifier: their average (a bag of words, as fastText) and the ResNet.
+    # In training, the ResNet's whole feature vector is dropped for this
+    # fraction of the texts of each batch: the classifier must then do with the
+    # bag of words alone, which keeps it from leaning on the ResNet, the path
+    # that memorizes a small corpus fastest.
+    resnet_dropout_rate: float = 0.5
     # Training
     epochs: int = 10
     batch_size: int = 64
@@ -132,6 +139,7 @@ class Config:
         )
         _require(0 < self.validation_split < 1, "validation_split", "in (0, 1)")
         _require(0 <= self.dropout_rate < 1, "dropout_rate", "in [0, 1)")
+        _require(0 <= self.resnet_dropout_rate < 1, "resnet_dropout_rate", "in [0, 1)")
         _require(self.preset in PRESETS, "preset", f"one of {sorted(PRESETS)}")
         if self.strategy in UNAVAILABLE:
             raise ConfigError(

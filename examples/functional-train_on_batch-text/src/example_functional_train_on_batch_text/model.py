@@ -11,13 +11,6 @@ from . import blocks
 from .config import PRESETS, Config
 from .layers import Linear, PositionEmbedding
 
-# The text model has two paths over the token embeddings: their average (a bag
-# of words, as fastText) and the ResNet. Dropout drops the ResNet's whole
-# feature vector for this fraction of the texts of each batch: the classifier
-# must then do with the bag of words alone, which keeps it from leaning on the
-# ResNet, the path that memorizes a small corpus fastest.
-RESNET_DROPOUT_RATE = 0.5
-
 
 def build_model(
     config: Config, num_classes: int, *, synchronized_batch_norm: bool = False
@@ -26,7 +19,7 @@ def build_model(
 
     Two paths over the token embeddings meet before the classifier: their
     average over the text (a bag of words) and the ResNet's features (see
-    RESNET_DROPOUT_RATE). Token ids are what data.load_datasets gives;
+    Config.resnet_dropout_rate). Token ids are what data.load_datasets gives;
     with_vectorizer puts the vectorizer in front, for a model that takes raw
     strings.
 
@@ -49,7 +42,7 @@ def build_model(
     x = blocks.resnet(x, PRESETS[config.preset], synchronized_batch_norm)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     x = layers.Dropout(
-        RESNET_DROPOUT_RATE, noise_shape=(None, 1), name="resnet_dropout"
+        config.resnet_dropout_rate, noise_shape=(None, 1), name="resnet_dropout"
     )(x)
     x = layers.Concatenate(name="features")([x, bag])
     x = layers.Dropout(config.dropout_rate, name="dropout")(x)

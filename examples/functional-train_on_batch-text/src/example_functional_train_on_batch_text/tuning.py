@@ -41,6 +41,7 @@ def search_space(config: Config) -> keras_tuner.HyperParameters:
         hp.Choice("warmup_epochs", list(range(config.epochs // 3 + 1)))
     hp.Choice("label_smoothing", [0.0, 0.1, 0.2])
     hp.Choice("dropout_rate", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    hp.Choice("resnet_dropout_rate", [0.0, 0.25, 0.5, 0.75])
     hp.Choice("batch_size", [16, 32, 64, 128])
     # The presets that fit the input: each needs a minimum sequence_length
     # ("auto" makes it at least that).
