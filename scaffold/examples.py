@@ -28,7 +28,7 @@ import yaml
 from scaffold.api import ANSWERS_FILE, create_project
 from scaffold.combinations import Combination
 from scaffold.errors import ScaffoldError
-from scaffold.template import find_template_root, is_template_root
+from scaffold.template import copy_template, find_template_root, is_template_root
 
 __all__ = ["EXAMPLES", "example_answers", "main", "render_examples", "template_home"]
 
@@ -103,14 +103,7 @@ def render_examples(
     version = _template_version(source_root)
     home = template_home(source_root)
     with tempfile.TemporaryDirectory(prefix="keras-scaffold-examples.") as tmp:
-        source = Path(tmp) / "template"
-        source.mkdir()
-        shutil.copy2(source_root / "copier.yml", source / "copier.yml")
-        shutil.copytree(
-            source_root / "templates",
-            source / "templates",
-            ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
-        )
+        source = copy_template(source_root, Path(tmp) / "template")
         staging = Path(tmp) / "examples"
         for combination in EXAMPLES:
             project = create_project(

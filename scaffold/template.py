@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from scaffold.errors import ScaffoldError
 
-__all__ = ["TEMPLATE_ROOT", "find_template_root", "is_template_root"]
+__all__ = ["TEMPLATE_ROOT", "copy_template", "find_template_root", "is_template_root"]
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -33,6 +34,25 @@ def find_template_root() -> Path:
             return candidate
     searched = ", ".join(str(candidate) for candidate in candidates)
     raise ScaffoldError(f"no template (copier.yml and templates/) found in {searched}")
+
+
+def copy_template(source: Path, dest: Path) -> Path:
+    """Copy the template at ``source`` (copier.yml and templates/) into a new ``dest``.
+
+    As it is on disk, uncommitted edits included, without Python's byte-code
+    caches; not a git repository, so Copier renders it in place.
+
+    Returns:
+        ``dest``.
+    """
+    dest.mkdir(parents=True)
+    shutil.copy2(source / "copier.yml", dest / "copier.yml")
+    shutil.copytree(
+        source / "templates",
+        dest / "templates",
+        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
+    )
+    return dest
 
 
 #: The template rendered when no other is given. ``None`` only in a broken install.

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 import scaffold
+import scaffold.template
 
 #: The scaffolder checkout: copier.yml, templates/, scaffold/.
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -136,17 +137,9 @@ def commit_all(
 def copy_template(root: Path) -> Path:
     """Copy the checkout's template (copier.yml and templates/) into a new ``root``.
 
-    As it is in the working tree, without Python's byte-code caches; not a git
-    repository until a test commits it.
+    As it is in the working tree; not a git repository until a test commits it.
     """
-    root.mkdir(parents=True)
-    shutil.copy2(REPO_ROOT / "copier.yml", root / "copier.yml")
-    shutil.copytree(
-        REPO_ROOT / "templates",
-        root / "templates",
-        ignore=shutil.ignore_patterns("__pycache__", "*.py[co]"),
-    )
-    return root
+    return scaffold.template.copy_template(REPO_ROOT, root)
 
 
 def copy_questions(root: Path) -> Path:
