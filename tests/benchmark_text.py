@@ -1,6 +1,7 @@
 """Benchmark corpus: short real English texts in 5 classes, assembled offline.
 
     python tests/benchmark_text.py /tmp/docstrings            # write the corpus
+    python tests/benchmark_text.py /tmp/other --packages scipy numpy jax IPython tensorflow
     python -m demo_net baseline --data-dir /tmp/docstrings    # in a text project
     python -m demo_net train --data-dir /tmp/docstrings
 
@@ -80,10 +81,13 @@ def main() -> int:
     parser.add_argument("--min-words", type=int, default=15)
     parser.add_argument("--max-words", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--packages", nargs="+", default=PACKAGES, help="the classes, one per package"
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
     seen, lengths = set(), []
-    for package in PACKAGES:
+    for package in args.packages:
         texts = []
         for text in descriptions(package):
             words = len(text.split())
@@ -101,7 +105,7 @@ def main() -> int:
             lengths.append(len(text.split()))
         print(f"{package:12} {len(texts):6} descriptions, {args.per_class} written")
     print(
-        f"{len(lengths)} documents in {len(PACKAGES)} classes under {args.directory}; "
+        f"{len(lengths)} documents in {len(args.packages)} classes under {args.directory}; "
         f"words per document: median {statistics.median(lengths):.0f}, "
         f"max {max(lengths)}"
     )
