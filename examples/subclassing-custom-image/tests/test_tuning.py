@@ -10,7 +10,7 @@ from PIL import Image
 from example_subclassing_custom_image import tuning
 from example_subclassing_custom_image.cli import main
 from example_subclassing_custom_image.config import Config, load_config
-from example_subclassing_custom_image.tuning import TrainingSearch
+from example_subclassing_custom_image.tuning import TrainingSearch, search_space
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,15 @@ def test_the_seed_fixes_the_sampled_settings(tmp_path):
     assert sampled(Config(seed=1), tmp_path / "again", 3) == first
     assert sampled(Config(seed=2), tmp_path / "other", 3) != first
     assert len({tuple(values.items()) for values in first}) == 3
+
+
+def test_an_application_backbone_samples_no_preset():
+    def names(config: Config) -> list[str]:
+        return [setting.name for setting in search_space(config).space]
+
+    assert "preset" in names(Config())
+    application = Config(backbone="MobileNetV3Small", image_size=32, channels=3)
+    assert "preset" not in names(application)
 
 
 @pytest.mark.parametrize(

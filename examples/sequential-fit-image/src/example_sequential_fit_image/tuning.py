@@ -43,12 +43,14 @@ def search_space(config: Config) -> keras_tuner.HyperParameters:
     hp.Choice("dropout_rate", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     hp.Choice("batch_size", [16, 32, 64, 128])
     # The presets that fit the input: each needs a minimum image_size.
-    presets = [
-        name
-        for name, preset in PRESETS.items()
-        if config.image_size >= preset.downsampling
-    ]
-    hp.Choice("preset", presets)
+    # A keras.applications backbone has no preset: none is sampled then.
+    if config.backbone == "resnet":
+        presets = [
+            name
+            for name, preset in PRESETS.items()
+            if config.image_size >= preset.downsampling
+        ]
+        hp.Choice("preset", presets)
     return hp
 
 
