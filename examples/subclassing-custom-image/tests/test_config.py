@@ -38,6 +38,7 @@ def test_config_round_trips_through_toml(tmp_path):
         ({"epochs": 0}, "epochs"),
         ({"batch_size": -3}, "batch_size"),
         ({"preset": "resnet1000"}, "preset"),
+        ({"dropout_rate": 1.0}, "^dropout_rate"),
         ({"validation_split": 1.5}, "validation_split"),
         ({"strategy": "tpu"}, "strategy"),
         ({"data_dir": "/no/such/directory"}, "data_dir"),
