@@ -182,7 +182,9 @@ def template_commit(root: str | os.PathLike[str] | None = None) -> str:
             f"{root} is not the root of a git checkout: the examples record the "
             "commit of the template they were rendered from"
         )
-    if _git(root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_PATHS):
+    if _git(
+        root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_PATHS
+    ):
         raise ScaffoldError(
             "the template (copier.yml, templates/) has uncommitted changes: commit "
             "them, then re-render the examples, which record the commit of the "
@@ -190,10 +192,11 @@ def template_commit(root: str | os.PathLike[str] | None = None) -> str:
         )
     head = _git(root, "rev-parse", "--verify", "HEAD^{commit}")
     newest = _git(root, "log", "-1", "--format=%H", "HEAD", "--", *TEMPLATE_PATHS)
-    # The newest commit that changed the template has HEAD's template, but for a
-    # merge that git's history simplification hides; then HEAD itself does.
+    # That commit has HEAD's template; should git's history simplification of a
+    # merge ever pick one that has not, HEAD itself is the template's commit.
     if newest and all(
-        _git(root, "rev-parse", f"{newest}:{path}") == _git(root, "rev-parse", f"HEAD:{path}")
+        _git(root, "rev-parse", f"{newest}:{path}")
+        == _git(root, "rev-parse", f"HEAD:{path}")
         for path in TEMPLATE_PATHS
     ):
         return newest

@@ -181,9 +181,7 @@ def test_copier_update_of_an_example_copy_in_a_tagless_clone(tmp_path, example):
 
 
 @pytest.mark.update
-def test_update_from_the_release_commit_by_hash_in_a_tagless_clone(
-    published, tmp_path
-):
+def test_update_from_the_release_commit_by_hash_in_a_tagless_clone(published, tmp_path):
     combination = Combination("functional", "train_on_batch", "image")
     project = render_project(
         tmp_path / "project",
@@ -205,7 +203,10 @@ def test_update_from_the_release_commit_by_hash_in_a_tagless_clone(
     )
     fresh = snapshot(
         render_project(
-            tmp_path / "fresh", template=published, vcs_ref=None, **combination.answers()
+            tmp_path / "fresh",
+            template=published,
+            vcs_ref=None,
+            **combination.answers(),
         )
     )
     updated = snapshot(project)
@@ -258,10 +259,23 @@ def where_the_edit_is(files: dict[str, str], edited: str, mark: str) -> str:
         else:
             shown.append(f"changed in {name}")
     assert shown, f"the edit {edited!r} is in no file of the updated project"
-    assert any(where.startswith("conflict") for where in shown), (
-        f"the edit {edited!r} survives only altered ({shown}), without a conflict"
-    )
+    assert any(
+        where.startswith("conflict") for where in shown
+    ), f"the edit {edited!r} survives only altered ({shown}), without a conflict"
     return shown[0]
+
+
+def test_an_edit_that_vanished_fails_the_check():
+    edited = f"x = 1  {LOOP_MARK}"
+    assert where_the_edit_is({"a.py": f"{edited}\n"}, edited, LOOP_MARK) == (
+        "arrived in a.py"
+    )
+    rejected = {"a.py": "x = 2\n", "a.py.rej": f"+{edited}\n"}
+    assert where_the_edit_is(rejected, edited, LOOP_MARK) == "conflict in a.py.rej"
+    with pytest.raises(AssertionError, match="in no file"):
+        where_the_edit_is({"a.py": "x = 1\n"}, edited, LOOP_MARK)
+    with pytest.raises(AssertionError, match="without a conflict"):
+        where_the_edit_is({"a.py": f"y = 1  {LOOP_MARK}\n"}, edited, LOOP_MARK)
 
 
 @pytest.mark.update
