@@ -19,6 +19,7 @@ import copier
 import jinja2
 import yaml
 from copier.errors import CopierError, InteractiveSessionError
+from packaging.version import InvalidVersion, Version
 
 from scaffold.combinations import CHOICES, check_choice
 from scaffold.errors import ScaffoldError
@@ -27,6 +28,7 @@ from scaffold.template import find_template_root
 __all__ = [
     "ANSWERS_FILE",
     "create_project",
+    "default_ref",
     "find_conflicts",
     "read_answers",
     "update_project",
@@ -69,8 +71,10 @@ def create_project(
             ``description``, ``author_name``, ...). The keyword arguments above
             take precedence over the same keys here.
         vcs_ref: The template's git reference to render. ``None`` means its latest
-            release tag (or ``HEAD`` where it has none); ``"HEAD"`` includes
-            uncommitted changes of a local template.
+            release tag or, where it has no release tags (a clone of the published
+            repository, which carries none), its ``HEAD`` commit as committed
+            (see ``default_ref``); ``"HEAD"`` includes uncommitted changes of a
+            local template.
         defaults: Use each unanswered question's default. When false, Copier asks
             the unanswered questions interactively (this needs a terminal).
         overwrite: Render into a non-empty ``dest``, overwriting files that the
@@ -109,7 +113,7 @@ def create_project(
             source,
             dest,
             data=data,
-            vcs_ref=vcs_ref,
+            vcs_ref=vcs_ref if vcs_ref is not None else default_ref(source),
             defaults=defaults,
             overwrite=overwrite,
             quiet=quiet,
@@ -151,8 +155,9 @@ def update_project(
         task: A new task; the recorded one when omitted.
         answers: Other new answers by question name.
         vcs_ref: The template's git reference to update to. ``None`` means its
-            latest release tag (or ``HEAD`` where it has none); ``":current:"``
-            the version the project records, to change answers only.
+            latest release tag or, where it has none, its ``HEAD`` commit (see
+            ``default_ref``); ``":current:"`` the version the project records, to
+            change answers only.
         defaults: Keep every recorded answer not given here. When false, Copier
             asks the questions again, the recorded answers as defaults.
         template: Take the new version from this template path or URL instead of
@@ -180,7 +185,10 @@ def update_project(
             f"{dest} is not a rendered project: it has no {ANSWERS_FILE}"
         )
     source = None if template is None else _template_source(template)
-    _check_known_questions(source or read_answers(dest).get("_src_path"), data)
+    recorded_source = read_answers(dest).get("_src_path")
+    _check_known_questions(source or recorded_source, data)
+    if vcs_ref is None and (source or recorded_source):
+        vcs_ref = default_ref(str(source or recorded_source))
     options: dict[str, Any] = {
         "data": data,
         "vcs_ref": _vcs_ref(vcs_ref),
@@ -248,6 +256,66 @@ def read_answers(project: str | os.PathLike[str]) -> dict[str, Any]:
         return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ScaffoldError(f"cannot read {path}: {_one_line(error)}") from error
+
+
+def default_ref(template: str | os.PathLike[str]) -> str | None:
+    """The git reference rendered when none is given: a release, else ``HEAD``.
+
+    Copier's own default is the template's newest release tag (a PEP 440 version,
+    prereleases left out), or ``HEAD`` with the warning "No git tags found in
+    template" where it has none. Tags do not travel with a branch, so a clone of
+    the published repository often has none; this makes that case deliberate:
+
+    - a template with a release tag: ``None``, which lets Copier take the newest;
+    - a local git template without one: the full hash of its ``HEAD`` commit. A
+      commit, not ``"HEAD"``: Copier would add a local checkout's uncommitted
+      changes to ``"HEAD"`` and record a commit that exists nowhere. The project
+      records the commit (``_commit``, its short hash), which every clone of the
+      branch resolves, and the release it builds on (``_template_version``, from
+      copier.yml);
+    - a remote template without one: ``"HEAD"``, its default branch;
+    - a template that is not a git repository (a wheel's copy): ``None``; Copier
+      renders the folder and records no ``_commit``.
+
+    Args:
+        template: A template path or URL.
+    """
+    text = os.fspath(template)
+    if _is_url(text):
+        listing = _git_output("ls-remote", "--tags", "--refs", "--", text)
+        if listing is None:
+            return None  # Copier reports an unreachable template itself.
+        tags = [line.split("refs/tags/", 1)[-1] for line in listing.splitlines()]
+        return None if _has_release(tags) else "HEAD"
+    path = Path(text).expanduser().absolute()
+    if not (path / ".git").exists():
+        return None  # not a git repository root: Copier does not version it
+    tags = _git_output("tag", "--list", cwd=path)
+    if tags is None or _has_release(tags.split()):
+        return None
+    return _git_output("rev-parse", "--verify", "HEAD^{commit}", cwd=path) or None
+
+
+def _has_release(tags: list[str]) -> bool:
+    """Whether any tag is a release Copier would pick (a final PEP 440 version)."""
+    for tag in tags:
+        try:
+            if not Version(tag).is_prerelease:
+                return True
+        except InvalidVersion:
+            continue
+    return False
+
+
+def _git_output(*args: str, cwd: Path | None = None) -> str | None:
+    """git's output, stripped, or None where git fails or is missing."""
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, check=False
+        )
+    except OSError:
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def _vcs_ref(vcs_ref: str | None) -> Any:

@@ -158,7 +158,11 @@ def _add_source_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vcs-ref",
         metavar="REF",
-        help="template git reference (default: its latest release tag)",
+        help=(
+            "template git reference (default: its latest release tag, or its "
+            "HEAD commit where it has none, as in a clone of the published "
+            "repository)"
+        ),
     )
     parser.add_argument(
         "--template",

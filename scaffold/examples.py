@@ -4,12 +4,16 @@ Run ``python -m scaffold.examples`` after changing the template; it re-renders e
 project in ``EXAMPLES`` and the index ``examples/README.md``. tests/test_examples.py
 renders them afresh and fails where the committed ones differ.
 
-The examples are rendered from a copy of the template outside git, so that they do
-not depend on the checkout's state, and their ``.copier-answers.yml`` is stamped
-with what a user rendering this release records: the release tag as ``_commit``
-and the template's public home (``template_home`` in copier.yml) as ``_src_path``,
-or no ``_src_path`` while it has none. Re-rendering changes an example only when
-the template, or its release number, does.
+The examples are rendered from a copy of the template outside git, and their
+``.copier-answers.yml`` is stamped with what ``copier update`` needs to find their
+base in any clone of the published repository, tags or none (tags do not travel
+with a branch): as ``_commit``, the full hash of the commit their template comes
+from (``template_commit``: the newest commit that changed copier.yml or
+templates/, on the checkout's branch), and the template's public home
+(``template_home`` in copier.yml) as ``_src_path``, or no ``_src_path`` while it
+has none. The template must be committed first: the examples are committed after
+it, in a later commit, since a commit cannot name itself. Re-rendering changes an
+example only when the template does.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -30,7 +35,18 @@ from scaffold.combinations import Combination
 from scaffold.errors import ScaffoldError
 from scaffold.template import copy_template, find_template_root, is_template_root
 
-__all__ = ["EXAMPLES", "example_answers", "main", "render_examples", "template_home"]
+__all__ = [
+    "EXAMPLES",
+    "TEMPLATE_PATHS",
+    "example_answers",
+    "main",
+    "render_examples",
+    "template_commit",
+    "template_home",
+]
+
+#: What the template is, in the repository: what ``copy_template`` copies.
+TEMPLATE_PATHS = ("copier.yml", "templates")
 
 #: The examples: every API style, every training loop and both tasks among them.
 EXAMPLES: tuple[Combination, ...] = (
@@ -102,6 +118,7 @@ def render_examples(
     source_root = Path(template) if template is not None else find_template_root()
     version = _template_version(source_root)
     home = template_home(source_root)
+    commit = template_commit(source_root)
     with tempfile.TemporaryDirectory(prefix="keras-scaffold-examples.") as tmp:
         source = copy_template(source_root, Path(tmp) / "template")
         staging = Path(tmp) / "examples"
@@ -111,7 +128,7 @@ def render_examples(
                 answers=example_answers(combination),
                 template=source,
             )
-            _stamp_answers(project / ANSWERS_FILE, version, home)
+            _stamp_answers(project / ANSWERS_FILE, commit, home)
         dest.mkdir(parents=True, exist_ok=True)
         slugs = {combination.slug for combination in EXAMPLES}
         for entry in sorted(dest.iterdir()):
@@ -143,15 +160,72 @@ def template_home(root: str | os.PathLike[str] | None = None) -> str:
     return str(_questions(root)["template_home"]["default"])
 
 
-def _stamp_answers(path: Path, version: str, home: str) -> None:
-    """Record the release tag and the public home instead of a temporary path."""
+def template_commit(root: str | os.PathLike[str] | None = None) -> str:
+    """The full hash of the commit the template at ``root`` is, as committed.
+
+    The newest commit on ``root``'s branch that changed the template (copier.yml or
+    templates/): the same for every later commit that leaves the template alone,
+    so re-rendering changes the examples only when the template changes. It is
+    reachable from the branch in every clone, tags or none.
+
+    Args:
+        root: A template folder at the root of a git checkout; the bundled one by
+            default.
+
+    Raises:
+        ScaffoldError: ``root`` is not a git checkout, or its template has changes
+            that are not committed (they have no commit to record yet).
+    """
+    root = Path(root) if root is not None else find_template_root()
+    if _git(root, "rev-parse", "--show-prefix") != "":
+        raise ScaffoldError(
+            f"{root} is not the root of a git checkout: the examples record the "
+            "commit of the template they were rendered from"
+        )
+    if _git(
+        root, "status", "--porcelain", "--untracked-files=all", "--", *TEMPLATE_PATHS
+    ):
+        raise ScaffoldError(
+            "the template (copier.yml, templates/) has uncommitted changes: commit "
+            "them, then re-render the examples, which record the commit of the "
+            "template they come from (and go in a later commit)"
+        )
+    head = _git(root, "rev-parse", "--verify", "HEAD^{commit}")
+    newest = _git(root, "log", "-1", "--format=%H", "HEAD", "--", *TEMPLATE_PATHS)
+    # That commit has HEAD's template; should git's history simplification of a
+    # merge ever pick one that has not, HEAD itself is the template's commit.
+    if newest and all(
+        _git(root, "rev-parse", f"{newest}:{path}")
+        == _git(root, "rev-parse", f"HEAD:{path}")
+        for path in TEMPLATE_PATHS
+    ):
+        return newest
+    return head
+
+
+def _git(root: Path, *args: str) -> str:
+    """git's output in ``root``, stripped; a ScaffoldError where git fails."""
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False
+        )
+    except OSError as error:
+        raise ScaffoldError(f"cannot run git: {error}") from error
+    if result.returncode != 0:
+        message = " ".join(result.stderr.split()) or f"exit status {result.returncode}"
+        raise ScaffoldError(f"git {' '.join(args)} failed in {root}: {message}")
+    return result.stdout.strip()
+
+
+def _stamp_answers(path: Path, commit: str, home: str) -> None:
+    """Record the template's commit and public home instead of a temporary path."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     stamped = []
     for line in lines:
         if line.startswith("_commit: "):
             continue
         if line.startswith("_src_path: "):
-            stamped.append(f"_commit: v{version}\n")
+            stamped.append(f"_commit: {commit}\n")
             if not home:
                 continue
             line = f"_src_path: {home}\n"
@@ -172,7 +246,11 @@ def _index(version: str, home: str) -> str:
     else:
         source = (
             "They record no source (`_src_path`): the template has no public home "
-            "yet (`template_home` in copier.yml)."
+            "yet (`template_home` in copier.yml). To update a copy of one, add "
+            "`_src_path` to its `.copier-answers.yml`, set to your clone of this "
+            "repository (a path or URL), commit, then run `copier update "
+            "--defaults --vcs-ref HEAD` (they may be newer than the latest "
+            "release tag)."
         )
     source = textwrap.fill(source, 84, break_on_hyphens=False, break_long_words=False)
     return f"""\
@@ -198,9 +276,12 @@ fresh render of the template. After changing the template, re-render them with
 python -m scaffold.examples
 ```
 
-Their `.copier-answers.yml` record the release tag (`_commit: v{version}`) rather
-than the machine and commit they were rendered on, so re-rendering changes them only
-when the template does.
+Their `.copier-answers.yml` record as `_commit` the full hash of the commit of the
+template they were rendered from (the newest commit that changed `copier.yml` or
+`templates/`), not a tag: tags do not travel with a clone of the branch, commits
+do, so `copier update` finds an example's base in any clone. Commit a template
+change first, then re-render, and commit the examples after it. Re-rendering
+changes them only when the template does.
 {source}
 """
 

@@ -5,13 +5,22 @@ When the template changes, re-render them with ``python -m scaffold.examples``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 import yaml
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, commit_all, copy_template, git
 
-from scaffold import API_STYLES, TASKS, TRAINING_LOOPS, read_answers
-from scaffold.examples import EXAMPLES, main, render_examples, template_home
+from scaffold import API_STYLES, TASKS, TRAINING_LOOPS, ScaffoldError, read_answers
+from scaffold.examples import (
+    EXAMPLES,
+    TEMPLATE_PATHS,
+    main,
+    render_examples,
+    template_commit,
+    template_home,
+)
 
 COMMITTED = REPO_ROOT / "examples"
 RERENDER = "python -m scaffold.examples"
@@ -60,15 +69,44 @@ def test_committed_examples_equal_a_fresh_render(tmp_path):
     )
 
 
-def test_example_answers_record_the_release_not_the_machine():
+def test_example_answers_record_a_commit_of_this_repository_not_a_tag():
+    # Tags do not travel with a clone of the branch; a commit on it does. The
+    # commit is the template's: its copier.yml and templates/ are the checkout's.
     questions = yaml.safe_load((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
     version = questions["template_version"]["default"]
+    commit = template_commit(REPO_ROOT)
     for example in EXAMPLES:
         answers = read_answers(COMMITTED / example.slug)
-        assert answers["_commit"] == f"v{version}"
+        assert re.fullmatch(r"[0-9a-f]{40}", answers["_commit"]), answers["_commit"]
+        assert answers["_commit"] == commit, (
+            f"{example.slug} records the template of {answers['_commit']}, not "
+            f"{commit}'s. Re-render them with: {RERENDER}"
+        )
         assert answers.get("_src_path") == (template_home(REPO_ROOT) or None)
         assert answers["_template_version"] == version
         assert {key: answers[key] for key in example.answers()} == example.answers()
+
+
+def test_template_commit_is_on_the_branch_with_the_checkouts_template():
+    commit = template_commit(REPO_ROOT)
+    assert git(REPO_ROOT, "merge-base", "--is-ancestor", commit, "HEAD") == ""
+    for path in TEMPLATE_PATHS:
+        assert git(REPO_ROOT, "rev-parse", f"{commit}:{path}") == git(
+            REPO_ROOT, "rev-parse", f"HEAD:{path}"
+        )
+
+
+def test_template_commit_refuses_an_uncommitted_template(tmp_path):
+    template = tmp_path / "template"
+    copy_template(template)
+    commit_all(template, "Template")
+    first = git(template, "rev-parse", "HEAD").strip()
+    (template / "NOTES.md").write_text("not the template\n")
+    commit_all(template, "Notes")
+    assert template_commit(template) == first  # the template's, not HEAD's
+    (template / "templates" / "project" / "NEW.md").write_text("new\n")
+    with pytest.raises(ScaffoldError, match="uncommitted changes: commit them"):
+        template_commit(template)
 
 
 def test_index_links_every_example():

@@ -10,7 +10,7 @@ import re
 import shutil
 
 import yaml
-from conftest import REPO_ROOT, copy_project, render_project
+from conftest import REPO_ROOT, commit_all, copy_project, git, render_project
 
 from scaffold.examples import EXAMPLES, render_examples, template_home
 
@@ -63,6 +63,7 @@ def test_a_home_is_linked_and_recorded(tmp_path):
     assert count == 1
     (template / "copier.yml").write_text(questions, encoding="utf-8")
     assert template_home(template) == home
+    commit_all(template, "Template with a home")  # examples record its commit
 
     project = render_project(tmp_path / "project", template=template, vcs_ref=None)
     readme = (project / "README.md").read_text(encoding="utf-8")
@@ -71,5 +72,6 @@ def test_a_home_is_linked_and_recorded(tmp_path):
     example = render_examples(tmp_path / "examples", template=template)[0]
     answers = yaml.safe_load((example / ".copier-answers.yml").read_text())
     assert answers["_src_path"] == home
+    assert answers["_commit"] == git(template, "rev-parse", "HEAD").strip()
     assert home in (tmp_path / "examples" / "README.md").read_text(encoding="utf-8")
     assert len(list((tmp_path / "examples").iterdir())) == len(EXAMPLES) + 1
