@@ -78,7 +78,8 @@ def run(
 def test_renders_every_file_without_leftover_jinja(rendered, combination):
     project = rendered(combination)
     package = project / "src" / "demo_net"
-    for name in ("config", "data", "layers", "blocks", "model", "training", "saving"):
+    modules = ("config", "data", "layers", "blocks", "model", "saving")
+    for name in (*modules, "training", "loop", "runs"):
         assert (package / f"{name}.py").is_file(), name
     for path in project.rglob("*"):
         if path.is_file():

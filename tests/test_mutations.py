@@ -151,14 +151,14 @@ MUTATIONS = (
     ),
     Mutation(
         "custom-loop-trains-in-inference-mode",
-        "training.py",
+        "loop.py",
         ((r"^( +probabilities = model\(inputs), training=True\)\n", r"\1)\n"),),
         ("tests/test_training.py", "-k", "batch_normalization_statistic"),
         styles=("subclassing",),  # the custom loop
     ),
     Mutation(
         "checkpoint-tracks-the-model-object",
-        "training.py",
+        "runs.py",
         (
             (
                 r"^( +self\.checkpoint = tf\.train\.Checkpoint\(\n +)"
@@ -171,7 +171,7 @@ MUTATIONS = (
     ),
     Mutation(
         "checkpoint-drops-batch-normalization-statistics",
-        "training.py",
+        "runs.py",
         (
             (
                 r"^( +self\.checkpoint = tf\.train\.Checkpoint\(\n +)"
