@@ -10,8 +10,9 @@ import pytest
 
 from example_functional_train_on_batch_text.config import ProjectError, load_config
 from example_functional_train_on_batch_text.data import load_datasets
+from example_functional_train_on_batch_text.runs import HISTORY_KEYS
 from example_functional_train_on_batch_text.saving import load_model
-from example_functional_train_on_batch_text.training import HISTORY_KEYS, train
+from example_functional_train_on_batch_text.training import train
 
 RUN_FILES = [
     "config.toml",

@@ -10,8 +10,9 @@ import pytest
 
 from example_sequential_fit_image.config import ProjectError, load_config
 from example_sequential_fit_image.data import load_datasets
+from example_sequential_fit_image.runs import HISTORY_KEYS
 from example_sequential_fit_image.saving import load_model
-from example_sequential_fit_image.training import HISTORY_KEYS, train
+from example_sequential_fit_image.training import train
 
 RUN_FILES = [
     "config.toml",

@@ -10,8 +10,9 @@ import pytest
 
 from example_subclassing_custom_image.config import ProjectError, load_config
 from example_subclassing_custom_image.data import load_datasets
+from example_subclassing_custom_image.runs import HISTORY_KEYS
 from example_subclassing_custom_image.saving import load_model
-from example_subclassing_custom_image.training import HISTORY_KEYS, train
+from example_subclassing_custom_image.training import train
 
 RUN_FILES = [
     "config.toml",

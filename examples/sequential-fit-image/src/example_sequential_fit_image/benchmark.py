@@ -17,7 +17,7 @@ import time
 
 import tensorflow as tf
 
-from . import training
+from . import loop, training
 from .config import Config
 
 
@@ -35,7 +35,7 @@ def benchmark(config: Config, *, steps: int = 20, warmup: int = 5) -> dict:
         peak_host_memory_mib, the devices, and the settings that shaped them.
     """
     setup = training.prepare(config)
-    run_steps = training.step_runner(setup, config)
+    run_steps = loop.step_runner(setup, config)
     run_steps(warmup)
     start = time.perf_counter()
     run_steps(steps)

@@ -1,6 +1,6 @@
 """The training recipe every loop shares: optimizer, learning rates and loss.
 
-Each loop (training.py) takes these from here, so `optimizer`, `schedule`,
+Each loop (loop.py) takes these from here, so `optimizer`, `schedule`,
 `label_smoothing` and `precision` mean the same in all of them (the dtype
 policy itself is set with layers.dtype_policy). Add a new
 optimizer, schedule or loss here, not in a loop.

@@ -1,0 +1,332 @@
+"""What every run keeps, whichever loop trains it: its directory and checkpoints.
+
+Setup is what a run trains (training.prepare makes it). Bookkeeping is each
+epoch's only writer: history.csv, TensorBoard, the best weights, a checkpoint
+of model and optimizer to resume from, and early stopping. open_run writes a
+new run's files, or restores a resumed run; finish_run saves the models and
+plots the curves.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from . import distribute, saving
+from .config import Config, ProjectError
+from .data import Datasets
+
+HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+@dataclasses.dataclass
+class Setup:
+    """What a run trains: the strategy, data, model and optimizer, made as configured.
+
+    Attributes:
+        strategy: The tf.distribute strategy.
+        data: The training and validation pipelines.
+        model: The model, built in the strategy's scope.
+        optimizer: Its optimizer, built in the same scope.
+        jit_compile: Whether the training steps compile with XLA.
+    """
+
+    strategy: tf.distribute.Strategy
+    data: Datasets
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    jit_compile: bool
+
+
+class Bookkeeping:
+    """What every loop does after each epoch, at the same cost in all three.
+
+    `end_epoch` appends the epoch to history.csv and TensorBoard, keeps the
+    weights of the best epoch so far (by validation accuracy), checkpoints,
+    and says whether early stopping ends the run. Early stopping follows
+    `keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+    restore_best_weights=True)`: the run stops once `early_stopping_patience`
+    epochs in a row have not beaten the best, and model.keras then holds the
+    best epoch's weights.
+
+    A resumed run continues as if never stopped: the checkpoint holds the
+    epochs done, the best epoch and its validation accuracy. The best epoch's
+    own checkpoint stays in checkpoints/best/: its files are hard links to
+    those of checkpoints/, so keeping it costs no write (a copy where the file
+    system has no links).
+
+    Args:
+        model: The model, built.
+        optimizer: Its optimizer, built.
+        config: Reads early_stopping_patience.
+        run_dir: The run directory.
+        strategy: The tf.distribute strategy the model was built under.
+    """
+
+    def __init__(self, model, optimizer, config: Config, run_dir: Path, strategy):
+        self.model, self.config, self.run_dir = model, config, run_dir
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
+        # The model's variables as a list: tf.train.Checkpoint does not follow
+        # the lists in which Keras keeps layers, so checkpointing `model` would
+        # leave out variables that no optimizer holds, such as
+        # batch-normalization statistics.
+        self.checkpoint = tf.train.Checkpoint(
+            weights=model.weights,
+            optimizer=optimizer,
+            epoch=self.epoch,
+            best_epoch=self.best_epoch,
+            best_accuracy=self.best_accuracy,
+        )
+        # Reads the weights alone from a checkpoint of self.checkpoint.
+        self.best = tf.train.Checkpoint(weights=model.weights)
+        self.directory = run_dir / "checkpoints"
+        self.chief = distribute.is_chief(strategy)
+        if not self.chief:
+            print("Not the chief: the chief alone writes the run directory and model")
+        # Every worker takes part in each save; the chief's copy is kept.
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint, distribute.checkpoint_dir(strategy, self.directory), 2
+        )
+        self.writers = {}  # TensorBoard's, made when the first epoch is logged
+
+    @property
+    def completed(self) -> int:
+        """The epochs done."""
+        return int(self.epoch.numpy())
+
+    def restore(self) -> int:
+        """Restore the last checkpoint; return the epochs it completed."""
+        latest = tf.train.latest_checkpoint(self.directory)
+        if latest is None:
+            raise ProjectError(f"no checkpoint to resume from in {self.directory}")
+        self.checkpoint.restore(latest).assert_existing_objects_matched()
+        # Every worker restores the chief's checkpoint; the chief keeps the best.
+        if self.chief and int(self.best_epoch) == self.completed:
+            self._keep_best()  # in case a kill came between the save and the links
+        return self.completed
+
+    def stopped(self) -> bool:
+        """Whether early stopping ends the run after the epochs done."""
+        patience = self.config.early_stopping_patience
+        return patience > 0 and self.completed - int(self.best_epoch) >= patience
+
+    def last_epoch(self) -> int:
+        """config.epochs, or the epochs done if early stopping already ended the run."""
+        return self.completed if self.stopped() else self.config.epochs
+
+    def end_epoch(self, index: int, logs: dict[str, float]) -> bool:
+        """Log, keep the best weights and checkpoint epoch `index` (from 0).
+
+        The order makes a kill at any point safe. A kill after the history row
+        leaves a row that resuming drops and repeats, never a missing one.
+        CheckpointManager writes a new checkpoint's files before the
+        `checkpoint` file that names the latest, so a kill during a save leaves
+        the previous one to resume from. A kill after a save that names its
+        epoch the best, before checkpoints/best/ has it, is mended by restore.
+
+        Returns:
+            True when early stopping ends the run here.
+        """
+        if self.chief:
+            self._log(index, logs)
+        completed = index + 1
+        improved = logs["val_accuracy"] > self.best_accuracy.numpy()
+        if improved:
+            self.best_accuracy.assign(logs["val_accuracy"])
+            self.best_epoch.assign(completed)
+        self.epoch.assign(completed)
+        self.manager.save(checkpoint_number=completed)
+        if not self.chief:
+            shutil.rmtree(self.manager.directory)
+        elif improved:
+            self._keep_best()
+        if not self.stopped():
+            return False
+        print(
+            f"Early stopping after epoch {completed}: the best validation accuracy, "
+            f"{float(self.best_accuracy):.4f}, is from epoch {int(self.best_epoch)}"
+        )
+        return True
+
+    def save_models(self, model: keras.Model) -> None:
+        """Write model.keras and best.keras at the end of the run.
+
+        Args:
+            model: What to save; it shares its weights with the trained model.
+        """
+        best_epoch = int(self.best_epoch)
+        path = self.directory / "best" / f"ckpt-{best_epoch}"
+        if self.config.early_stopping_patience and best_epoch:
+            # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
+            self._restore_best(path)
+        if not self.chief:
+            return
+        saving.save_model(model, self.run_dir / "model.keras")
+        if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
+            partial = self.run_dir / ".best.partial.keras"
+            shutil.copyfile(self.run_dir / "model.keras", partial)
+            partial.replace(self.run_dir / "best.keras")
+            return
+        # The best epoch's weights for best.keras; then the last epoch's again.
+        last = self.model.get_weights()
+        self._restore_best(path)
+        saving.save_model(model, self.run_dir / "best.keras")
+        self.model.set_weights(last)
+
+    def _restore_best(self, path: Path) -> None:
+        """Restore the model's weights from the best epoch's checkpoint.
+
+        The checkpoint holds the optimizer and the epoch counters too: only the
+        weights are wanted, so the rest is expected to stay unread.
+        """
+        self.best.restore(path).assert_existing_objects_matched().expect_partial()
+
+    def _keep_best(self) -> None:
+        """Link the best epoch's checkpoint into checkpoints/best/, alone there."""
+        best = self.directory / "best"
+        best.mkdir(exist_ok=True)
+        prefix = f"ckpt-{int(self.best_epoch)}."
+        for source in self.directory.glob(prefix + "*"):
+            partial = best / f".{source.name}.partial"
+            partial.unlink(missing_ok=True)
+            try:
+                os.link(source, partial)
+            except OSError:
+                shutil.copyfile(source, partial)
+            partial.replace(best / source.name)
+        for old in best.glob("ckpt-*"):
+            if not old.name.startswith(prefix):
+                old.unlink()
+
+    def _log(self, index: int, logs: dict[str, float]) -> None:
+        """Append one epoch to history.csv (as CSVLogger does) and to TensorBoard."""
+        path = self.run_dir / "history.csv"
+        new = not path.exists()
+        keys = sorted(HISTORY_KEYS)
+        with path.open("a", newline="") as file:
+            writer = csv.writer(file)
+            if new:
+                writer.writerow(["epoch", *keys])
+            writer.writerow([index, *(float(logs[key]) for key in keys)])
+        for split, prefix in (("train", ""), ("validation", "val_")):
+            if split not in self.writers:
+                self.writers[split] = tf.summary.create_file_writer(
+                    str(self.run_dir / "logs" / split)
+                )
+            with self.writers[split].as_default(step=index):
+                for key in ("loss", "accuracy"):
+                    tf.summary.scalar(f"epoch_{key}", logs[prefix + key])
+                if split == "train":
+                    tf.summary.scalar("epoch_learning_rate", logs["learning_rate"])
+            self.writers[split].flush()
+
+
+def open_run(book: Bookkeeping, data: Datasets, *, resume: bool) -> None:
+    """Write a new run's files, or restore a resumed run's last checkpoint.
+
+    Args:
+        book: The run's Bookkeeping: its model, settings and directory.
+        data: The pipelines, whose class names the run directory records.
+        resume: Continue from the last checkpoint in the run directory.
+
+    Raises:
+        ProjectError: config.epochs is below the epochs the run has completed.
+    """
+    config, run_dir = book.config, book.run_dir
+    if resume:
+        completed = book.restore()
+        if config.epochs < completed:
+            raise ProjectError(
+                f"epochs must be at least {completed}, the epochs {run_dir} has "
+                f"completed; got {config.epochs}"
+            )
+        print(f"Resuming {run_dir} after epoch {completed} of {config.epochs}")
+        if book.chief:
+            _write_text(run_dir / "config.toml", config.to_toml())
+            _truncate_history(run_dir, completed)
+    elif book.chief:
+        _write_run_files(book.model, config, data, run_dir)
+
+
+def finish_run(book: Bookkeeping, model: keras.Model) -> dict[str, list[float]]:
+    """Save model.keras and best.keras, and plot the run's curves.
+
+    Args:
+        book: The run's Bookkeeping, after the last epoch.
+        model: What to save; it shares its weights with the trained model.
+
+    Returns:
+        The history of every epoch, resumed ones included (read_history).
+    """
+    history = read_history(book.run_dir)
+    book.save_models(model)
+    if book.chief:
+        plot_history(history, book.run_dir / "training_curves.png")
+    return history
+
+
+def read_history(run_dir: Path) -> dict[str, list[float]]:
+    """The history.csv of a run as {key: [value of each epoch]}."""
+    path = run_dir / "history.csv"
+    history = {key: [] for key in HISTORY_KEYS}
+    if not path.exists():
+        return history
+    with path.open(newline="") as file:
+        for row in csv.DictReader(file):
+            for key in HISTORY_KEYS:
+                history[key].append(float(row[key]))
+    return history
+
+
+def plot_history(history: dict[str, list[float]], path: Path) -> None:
+    """Save the loss and accuracy curves of a run as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(1, 2, figsize=(10, 4))
+    epochs = range(1, len(history["loss"]) + 1)
+    for axis, key in zip(axes, ("loss", "accuracy"), strict=True):
+        axis.plot(epochs, history[key], marker="o", label="training")
+        axis.plot(epochs, history[f"val_{key}"], marker="o", label="validation")
+        axis.set(xlabel="epoch", ylabel=key, title=key)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def _truncate_history(run_dir: Path, completed: int) -> None:
+    """Drop the rows of history.csv after the `completed` epochs a resume keeps."""
+    path = run_dir / "history.csv"
+    if path.exists():
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        _write_text(path, "".join(lines[: completed + 1]))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Write a file beside its final name, then rename: never half written."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
+
+
+def _write_run_files(model, config: Config, data: Datasets, run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_text(run_dir / "config.toml", config.to_toml())
+    (run_dir / "class_names.json").write_text(
+        json.dumps(data.class_names), encoding="utf-8"
+    )
+    lines = []
+    model.summary(print_fn=lambda line, **kwargs: lines.append(line), line_length=100)
+    (run_dir / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print(f"Run directory: {run_dir}")
