@@ -34,10 +34,13 @@ _NO_CUDA = "failed call to cuInit"
 def quiet_tensorflow() -> None:
     """Hold back TensorFlow's start-up notices when it is first imported.
 
-    Does nothing where the user set TF_CPP_MIN_LOG_LEVEL (they chose what to
-    see) or TensorFlow is already imported.
+    Does nothing where the user set TF_CPP_MIN_LOG_LEVEL=0 (they asked to see
+    everything) or TensorFlow is already imported. A level of 1 to 3 hides the
+    notices too (TensorFlow prints some of them whatever the level), and is
+    kept for what TensorFlow logs later.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+    everything = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() == "0"
+    if everything or "tensorflow" in sys.modules:
         return
     if not any(isinstance(finder, _QuietFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _QuietFinder())
