@@ -107,7 +107,9 @@ def test_early_stopping_keeps_the_best_epoch_across_a_resume(
     and with early stopping it stops once `patience` epochs have not beaten
     the best, model.keras then holding the best epoch's weights."""
     run_dir = shutil.copytree(trained_run[0], tmp_path / "run")
-    wrecking = dataclasses.replace(config, epochs=3, learning_rate=1e30)
+    wrecking = dataclasses.replace(
+        config, epochs=3, learning_rate=1e30, early_stopping_patience=0
+    )
     history = train(wrecking, run_dir, resume=True)
     best = int(np.argmax(history["val_accuracy"]))
     assert best < 2
