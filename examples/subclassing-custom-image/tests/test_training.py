@@ -64,7 +64,15 @@ def test_resume_continues_from_the_last_completed_epoch(config, tmp_path):
     assert resumed["loss"][0] == first["loss"][0]
     assert extra_row not in (run_dir / "history.csv").read_text()
     # Resuming with more epochs than first planned updates the run's settings.
-    assert load_config(run_dir / "config.toml") == config
+    saved = load_config(run_dir / "config.toml")
+    # The "auto" sizes are written as the numbers they became.
+    auto = {
+        name: getattr(saved, name)
+        for name, value in dataclasses.asdict(config).items()
+        if value == "auto"
+    }
+    assert any(isinstance(value, int) for value in auto.values()), auto
+    assert saved == dataclasses.replace(config, **auto)
 
 
 def validation_data(config):
