@@ -64,7 +64,11 @@ USER_OWNED = (CONFIG,)
 
 # ---------------------------------------------------------------- the template change
 
-TEMPLATE_MODEL = "templates/project/src/{{package_name}}/model.py.jinja"
+#: Each API style writes its model in a file of its own: NEW_TAG changes all three.
+TEMPLATE_MODELS = tuple(
+    f"templates/variants/api_style/{style}/model.py.jinja"
+    for style in ("sequential", "functional", "subclassing")
+)
 TEMPLATE_CONFIG = "templates/project/configs/default.toml.jinja"
 TEMPLATE_README = "templates/project/README.md.jinja"
 #: What NEW_TAG adds above model.py's imports (far from the user's model edits).
@@ -138,16 +142,17 @@ def change_template(root: Path) -> None:
     )
     assert count == 1, "copier.yml: no template_version default to bump"
     config.write_text(text, encoding="utf-8")
-    model = root / TEMPLATE_MODEL
-    model.write_text(
-        replace_once(
-            model.read_text(encoding="utf-8"),
-            "\nimport keras\n",
-            f"\n{TEMPLATE_MODEL_LINE}\nimport keras\n",
-            TEMPLATE_MODEL,
-        ),
-        encoding="utf-8",
-    )
+    for name in TEMPLATE_MODELS:
+        model = root / name
+        model.write_text(
+            replace_once(
+                model.read_text(encoding="utf-8"),
+                "\nimport keras\n",
+                f"\n{TEMPLATE_MODEL_LINE}\nimport keras\n",
+                name,
+            ),
+            encoding="utf-8",
+        )
     readme = root / TEMPLATE_README
     readme.write_text(
         replace_once(
