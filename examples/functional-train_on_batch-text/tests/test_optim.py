@@ -10,7 +10,9 @@ from example_functional_train_on_batch_text.config import Config
 
 
 def test_step_schedule_decays_every_lr_decay_epochs():
-    config = Config(learning_rate=0.1, lr_decay_epochs=2, lr_decay_factor=0.5)
+    config = Config(
+        learning_rate=0.1, schedule="step", lr_decay_epochs=2, lr_decay_factor=0.5
+    )
     rates = [optim.learning_rate(epoch, config) for epoch in range(5)]
     assert rates == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 

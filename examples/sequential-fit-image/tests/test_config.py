@@ -1,10 +1,13 @@
 """Settings: configs/default.toml loads; overrides win; bad values name the setting."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from example_sequential_fit_image.cli import main
 from example_sequential_fit_image.config import (
+    HELP,
     Config,
     ConfigError,
     load_config,
@@ -17,6 +20,24 @@ def test_default_toml_is_a_valid_config():
     # configs/default.toml is yours to edit (template updates leave it alone), so
     # only check that every key in it is a known setting with an allowed value.
     assert isinstance(load_config(DEFAULT_TOML), Config)
+
+
+def test_every_setting_has_one_help_text_in_default_toml_and_train_help(capsys):
+    lines = DEFAULT_TOML.read_text(encoding="utf-8").splitlines()
+    names = [field.name for field in dataclasses.fields(Config)]
+    assert sorted(HELP) == sorted(names)
+    for name in names:
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{name} = ")]
+        comment = []
+        while lines[index - 1].startswith("# ") and "------" not in lines[index - 1]:
+            index -= 1
+            comment.insert(0, lines[index].removeprefix("# "))
+        assert " ".join(comment) == HELP[name], name
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    shown = "".join(capsys.readouterr().out.split())
+    for name, text in HELP.items():
+        assert "".join(text.split()) in shown, name
 
 
 def test_overrides_win_over_the_file():
@@ -48,7 +69,7 @@ def test_config_round_trips_through_toml(tmp_path):
         ({"epochs": "ten"}, "epochs"),
         ({"colour": "blue"}, "colour"),
         ({"backbone": "VGG16", "channels": 3, "image_size": 32}, "backbone"),
-        ({"backbone": "MobileNetV3Small", "image_size": 32}, "channels"),
+        ({"backbone": "MobileNetV3Small", "channels": 1, "image_size": 32}, "channels"),
         ({"backbone": "ConvNeXtTiny", "channels": 3, "image_size": 16}, "image_size"),
         ({"backbone_weights": "imagenet"}, "backbone_weights"),
         ({"freeze_backbone_epochs": 2}, "freeze_backbone_epochs"),
@@ -66,8 +87,8 @@ def test_config_round_trips_through_toml(tmp_path):
         ({"weight_decay": -0.1}, "weight_decay"),
         ({"momentum": 1.0}, "momentum"),
         ({"schedule": "linear"}, "schedule"),
-        ({"schedule": "cosine", "warmup_epochs": 10}, "warmup_epochs"),
-        ({"warmup_epochs": 1}, "warmup_epochs"),
+        ({"schedule": "cosine", "epochs": 10, "warmup_epochs": 10}, "warmup_epochs"),
+        ({"schedule": "step", "warmup_epochs": 1}, "warmup_epochs"),
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"early_stopping_patience": -1}, "early_stopping_patience"),
         ({"precision": "float16"}, "precision"),

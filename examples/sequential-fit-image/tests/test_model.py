@@ -29,7 +29,7 @@ from example_sequential_fit_image.config import Config
 from example_sequential_fit_image.model import build_model
 
 assert keras.backend.backend() == "jax"
-config = Config()
+config = Config(image_size=16, channels=1)
 model = build_model(config, 3)
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 rng = np.random.default_rng(0)
@@ -75,7 +75,7 @@ PUBLISHED_PARAMETERS = {
 
 
 def test_output_is_a_distribution_per_image():
-    config = Config()
+    config = Config(image_size=16, channels=1)
     model = build_model(config, 10)
     images = np.random.default_rng(0).uniform(0, 255, (3, 16, 16, 1))
     probabilities = model.predict(images.astype("float32"), verbose=0)
@@ -84,7 +84,7 @@ def test_output_is_a_distribution_per_image():
 
 
 def test_every_weight_exists_once_built():
-    model = build_model(Config(), 10)
+    model = build_model(Config(image_size=16, channels=1), 10)
     weights = [id(weight) for weight in model.weights]
     model.predict(np.zeros((1, 16, 16, 1), dtype="float32"), verbose=0)
     assert weights and [id(weight) for weight in model.weights] == weights

@@ -13,7 +13,9 @@ from example_sequential_fit_image.saving import load_model, save_model
 
 
 def test_step_schedule_decays_every_lr_decay_epochs():
-    config = Config(learning_rate=0.1, lr_decay_epochs=2, lr_decay_factor=0.5)
+    config = Config(
+        learning_rate=0.1, schedule="step", lr_decay_epochs=2, lr_decay_factor=0.5
+    )
     rates = [optim.learning_rate(epoch, config) for epoch in range(5)]
     assert rates == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 
@@ -29,6 +31,7 @@ def test_cosine_schedule_warms_up_then_decays_towards_zero():
 def test_fine_tuning_lowers_the_scheduled_rate_after_the_frozen_epochs():
     config = Config(
         learning_rate=0.1,
+        schedule="step",
         lr_decay_epochs=2,
         lr_decay_factor=0.5,
         backbone="MobileNetV3Small",
@@ -88,7 +91,7 @@ def test_label_smoothing_matches_categorical_crossentropy():
 
 def test_mixed_float16_model_returns_float32_and_reloads_as_trained(tmp_path):
     precision = "mixed_float16"
-    config = Config(precision=precision)
+    config = Config(precision=precision, image_size=16, channels=1)
     with dtype_policy(precision):
         model = build_model(config, 3)
     assert keras.config.dtype_policy().name == "float32"

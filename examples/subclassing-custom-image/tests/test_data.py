@@ -11,6 +11,7 @@ from PIL import Image
 from example_subclassing_custom_image.config import Config
 from example_subclassing_custom_image.data import (
     DataError,
+    augmentation,
     augments,
     load_datasets,
     load_image,
@@ -140,11 +141,49 @@ def test_a_cache_gives_what_decoding_gives(data_dir, tmp_path, cache):
         assert len(list(directory.glob("*.index"))) == 3
 
 
-def test_augment_auto_means_a_data_directory(data_dir):
-    assert augments(Config(data_dir=str(data_dir)))
+def test_augmentation_is_off_by_default_and_light_or_full_on_request():
     assert not augments(Config())
-    assert augments(Config(augment="on"))
-    assert not augments(Config(data_dir=str(data_dir), augment="off"))
+    assert augments(Config(augment="light")) and augments(Config(augment="full"))
+    light = [type(layer).__name__ for layer in augmentation(0, "light").layers]
+    assert light == ["RandomTranslation", "RandomZoom"]
+    assert len(augmentation(0, "full").layers) == 4
+
+
+def test_auto_size_and_channels_come_from_the_training_images(tmp_path, capsys):
+    for name, mode, size in (("a", "L", (40, 24)), ("b", "LA", (20, 20))):
+        for index in range(3):
+            folder = tmp_path / name
+            folder.mkdir(exist_ok=True)
+            Image.new(mode, size).save(folder / f"{index}.png")
+    data = load_datasets(Config(data_dir=str(tmp_path), batch_size=2))
+    # Longer sides 40, 40, 40, 20, 20, 20 (4 or 5 in training): median within 16-32.
+    assert data.config.channels == 1 and 20 <= data.config.image_size <= 32
+    assert "every training image is grey" in capsys.readouterr().out
+    for index in range(3):  # class a in colour: some in the training split
+        Image.new("RGBA", (8, 8)).save(tmp_path / "a" / f"{index}.png")
+    assert load_datasets(Config(data_dir=str(tmp_path))).config.channels == 3
+    # The embedded digits: 8x8 grey, so 16 px (the smallest) and 1 channel.
+    digits = load_datasets(Config()).config
+    assert (digits.image_size, digits.channels) == (16, 1)
+
+
+@pytest.mark.parametrize("background", ["white", "black"])
+def test_transparent_pixels_are_composited_onto_the_background(tmp_path, background):
+    rgba = np.zeros((4, 4, 4), dtype="uint8")
+    rgba[..., 1] = 200  # green under every pixel, transparent but one
+    rgba[0, 0, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "rgba.png")
+    palette = Image.new("P", (4, 4), 1)
+    palette.putpalette([0, 0, 0, 71, 112, 76])
+    palette.info["transparency"] = 1  # entry 1 (dark green) is transparent
+    palette.save(tmp_path / "palette.png", transparency=1)
+    fill = 255.0 if background == "white" else 0.0
+    for name in ("rgba.png", "palette.png"):
+        image = load_image(str(tmp_path / name), 4, 3, background).numpy()
+        assert np.allclose(image[-1, -1], fill), name
+    image = load_image(str(tmp_path / "rgba.png"), 4, 3).numpy()
+    assert np.allclose(image[0, 0], [0, 200, 0])  # opaque: as stored
+    assert np.allclose(image[-1, -1], 255)  # white by default
 
 
 def test_augmentation_changes_training_images_only(data_dir):
@@ -152,7 +191,7 @@ def test_augmentation_changes_training_images_only(data_dir):
         data_dir=str(data_dir), batch_size=8, channels=3, seed=3, deterministic=True
     )
     plain = load_datasets(dataclasses.replace(config, augment="off"))
-    augmented = load_datasets(dataclasses.replace(config, augment="on"))
+    augmented = load_datasets(dataclasses.replace(config, augment="full"))
     for split, changed in (("train", True), ("validation", False)):
         (images, labels), *_ = batches(getattr(plain, split))
         (new_images, new_labels), *_ = batches(getattr(augmented, split))

@@ -10,7 +10,9 @@ from example_subclassing_custom_image.config import Config
 
 
 def test_step_schedule_decays_every_lr_decay_epochs():
-    config = Config(learning_rate=0.1, lr_decay_epochs=2, lr_decay_factor=0.5)
+    config = Config(
+        learning_rate=0.1, schedule="step", lr_decay_epochs=2, lr_decay_factor=0.5
+    )
     rates = [optim.learning_rate(epoch, config) for epoch in range(5)]
     assert rates == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 
@@ -26,6 +28,7 @@ def test_cosine_schedule_warms_up_then_decays_towards_zero():
 def test_fine_tuning_lowers_the_scheduled_rate_after_the_frozen_epochs():
     config = Config(
         learning_rate=0.1,
+        schedule="step",
         lr_decay_epochs=2,
         lr_decay_factor=0.5,
         backbone="MobileNetV3Small",

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from example_subclassing_custom_image.config import Config
+from example_subclassing_custom_image.config import Config, load_config
 from example_subclassing_custom_image.data import load_datasets
 from example_subclassing_custom_image.model import build_model
 from example_subclassing_custom_image.saving import (
@@ -106,6 +106,8 @@ def test_weights_round_trip(trained_run, config, sample, tmp_path):
     run_dir, _ = trained_run
     trained = load_model(run_dir / "model.keras")
     path = save_weights(trained, tmp_path / "model.weights.h5")
+    # The run's config.toml holds the numbers the "auto" settings became.
+    config = load_config(run_dir / "config.toml")
     fresh = build_model(config, 10)
     load_weights(fresh, path)
     assert np.array_equal(

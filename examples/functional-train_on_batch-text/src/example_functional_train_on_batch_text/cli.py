@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import AUTO, Config, ProjectError, load_config
+from .config import AUTO, HELP, Config, ProjectError, load_config
 from .startup import quiet_tensorflow
 
 DEFAULT_CONFIG = Path("configs/default.toml")
@@ -80,16 +80,32 @@ def train(args) -> int:
         "Final metrics: "
         + ", ".join(f"{key}={value:.4f}" for key, value in final.items())
     )
-    print(f"Run directory: {run_dir}  (model: {run_dir / 'model.keras'})")
+    accuracies = history.get("val_accuracy", [])
+    if accuracies:
+        best = max(range(len(accuracies)), key=accuracies.__getitem__)
+        print(
+            f"Best epoch: {best + 1} of {len(accuracies)}, "
+            f"val_accuracy={accuracies[best]:.4f} (best.keras)"
+        )
+    model_path = run_dir / "model.keras"
+    if model_path.is_file():  # written by the chief alone
+        from .report import predict_split, write_report
+        from .saving import load_model
+
+        model = load_model(model_path, compile=False)
+        config = load_config(run_dir / "config.toml")
+        print(write_report(*predict_split(model, config), run_dir / "report"))
+    print(f"Run directory: {run_dir}  (model: {model_path})")
     return 0
 
 
 def evaluate(args) -> int:
-    """Evaluate a saved model on the validation split of the configured data."""
+    """Evaluate a saved model on the validation split; --report: where it fails."""
     config = _model_config(args.model, _overrides(args))
     import keras
 
     from .data import load_datasets
+    from .report import predict_split, write_report
     from .saving import load_model
 
     model = load_model(args.model, compile=False)
@@ -98,9 +114,11 @@ def evaluate(args) -> int:
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     # The saved model takes texts and vectorizes them with its own vocabulary.
-    validation = load_datasets(config, vectorize=False).validation
-    results = model.evaluate(validation, return_dict=True, verbose=0)
+    data = load_datasets(config, vectorize=False)
+    results = model.evaluate(data.validation, return_dict=True, verbose=0)
     print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
+    if args.report is not None:
+        print(write_report(*predict_split(model, data.config), args.report))
     return 0
 
 
@@ -257,6 +275,12 @@ def _parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("evaluate", help="evaluate a saved model")
     command.add_argument("model", type=Path, help="a .keras file")
+    command.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write per-class scores, a confusion matrix and the mistakes here",
+    )
     _add_overrides(command, DATA_SETTINGS)
     command.set_defaults(command=evaluate)
 
@@ -338,15 +362,24 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
         if names is not None and field.name not in names:
             continue
         flag = "--" + field.name.replace("_", "-")
+        # config.HELP: the same text as default.toml's comment (% escaped for argparse).
+        text = HELP[field.name].replace("%", "%%")
         if field.type is bool:
             # --deterministic sets true, --no-deterministic false.
             group.add_argument(
-                flag, dest=f"set_{field.name}", action=argparse.BooleanOptionalAction
+                flag,
+                dest=f"set_{field.name}",
+                action=argparse.BooleanOptionalAction,
+                help=text,
             )
             continue
         if field.type == int | str:
             group.add_argument(
-                flag, dest=f"set_{field.name}", type=_int_or_auto, metavar="INT|auto"
+                flag,
+                dest=f"set_{field.name}",
+                type=_int_or_auto,
+                metavar="INT|auto",
+                help=text,
             )
             continue
         group.add_argument(
@@ -354,6 +387,7 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
             dest=f"set_{field.name}",
             type=field.type,
             metavar=field.type.__name__.upper(),
+            help=text,
         )
 
 

@@ -20,6 +20,84 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
+# One line of help per setting: default.toml's comments and `train --help`.
+HELP = {
+    "batch_size": "Global batch size, split across devices when training on several.",
+    "data_dir": (
+        "A directory with one sub-folder per class of .txt files. Empty: the "
+        "embedded default data (a generated corpus of four topics)."
+    ),
+    "deterministic": (
+        "true: op determinism, for bit-identical reruns (slower on GPUs, no XLA)."
+    ),
+    "dropout_rate": "Dropout before the classifier.",
+    "early_stopping_patience": (
+        "Stop after this many epochs without a better validation accuracy, "
+        "keeping the best epoch's weights in model.keras; 0 is off."
+    ),
+    "embedding_dim": "Size of each token's embedding.",
+    "epochs": "Passes over the training data.",
+    "jit_compile": (
+        'XLA: "auto" (on with an accelerator, off on CPU-only machines), '
+        '"true" or "false".'
+    ),
+    "label_smoothing": "Label smoothing of the cross-entropy, in [0, 1); 0 is off.",
+    "learning_rate": "Initial learning rate.",
+    "lr_decay_epochs": (
+        "Step decay: the learning rate is multiplied by lr_decay_factor every "
+        "lr_decay_epochs."
+    ),
+    "lr_decay_factor": (
+        "Step decay: what the learning rate is multiplied by every lr_decay_epochs."
+    ),
+    "max_tokens": (
+        'Vocabulary size, padding and unknown tokens included; "auto": the '
+        "training texts' words seen at least twice."
+    ),
+    "momentum": "Momentum of sgd.",
+    "optimizer": (
+        '"adam", "adamw" (Adam with decoupled weight decay) or "sgd" (with momentum).'
+    ),
+    "output_dir": "Each run writes to output_dir/<date>-<time>/.",
+    "precision": (
+        '"float32", "mixed_bfloat16" or "mixed_float16" (with loss scaling): '
+        "16-bit compute, fast on GPUs and TPUs."
+    ),
+    "preset": (
+        'Architecture: "small" (3 stages of basic blocks, for small inputs) '
+        'or "resnet18", "resnet34", "resnet50" (He et al., 2015, in 1-D).'
+    ),
+    "resnet_dropout_rate": (
+        "Fraction of the texts of a training batch whose ResNet features are "
+        "dropped whole, leaving the bag of words (the average of the token "
+        "embeddings) to classify them: the ResNet memorizes fastest."
+    ),
+    "schedule": (
+        'Learning rate per epoch: "step" (lr_decay_epochs, lr_decay_factor) '
+        'or "cosine" (to 0 at the last epoch).'
+    ),
+    "seed": (
+        "Seed of data splitting, shuffling and weight initialization; only "
+        "deterministic = true makes two runs with one seed identical."
+    ),
+    "sequence_length": (
+        'Texts are cut or padded to this many tokens; "auto": the 95th '
+        "percentile of the training texts' lengths."
+    ),
+    "strategy": (
+        'tf.distribute strategy (README: "Distributed training"): "auto" '
+        '(mirrored with two or more GPUs, else default), "default" (one '
+        'device), "mirrored" (every GPU of this machine).'
+    ),
+    "validation_split": (
+        "Fraction of the data held out for validation (split with `seed`)."
+    ),
+    "warmup_epochs": "Cosine only: epochs of linear warm-up before the cosine decay.",
+    "weight_decay": (
+        "Decoupled weight decay of adamw and sgd (biases and normalization "
+        "spared); try 5e-4 with sgd."
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,7 +144,7 @@ class ConfigError(ProjectError, ValueError):
 
 @dataclasses.dataclass
 class Config:
-    """Every hyperparameter of a run; configs/default.toml documents each one."""
+    """Every hyperparameter of a run; HELP (and configs/default.toml) documents each."""
 
     # Data
     data_dir: str = ""

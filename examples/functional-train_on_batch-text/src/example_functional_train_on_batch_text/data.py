@@ -258,6 +258,28 @@ def adapt_vectorizer(texts, config: Config) -> keras.layers.TextVectorization:
     return vectorizer
 
 
+def labelled_batches(config: Config, inputs, labels) -> tf.data.Dataset:
+    """Batches of (texts, labels, indices) of a split, in its order (a report's).
+
+    The texts are not vectorized: a saved model takes texts.
+
+    Args:
+        config: Reads batch_size.
+        inputs: The split's texts.
+        labels: Their labels.
+    """
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (inputs, labels, np.arange(len(labels)))
+    )
+    return dataset.batch(config.batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def describe(inputs, index: int, words: int = 12) -> str:
+    """How a report names one text of a split: its first words."""
+    first = str(inputs[index]).split()
+    return " ".join(first[:words]) + (" ..." if len(first) > words else "")
+
+
 def _class_files(directory: Path, suffixes):
     """The class folders of a data directory and the files in them.
 

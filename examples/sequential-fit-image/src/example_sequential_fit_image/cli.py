@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .config import Config, ProjectError, load_config
+from .config import AUTO, HELP, Config, ProjectError, load_config
 from .startup import quiet_tensorflow
 
 DEFAULT_CONFIG = Path("configs/default.toml")
@@ -42,8 +42,14 @@ RESUMABLE = (
 DEFAULT_TRIALS = 10
 # The settings evaluate takes: which data, and how it is split and batched.
 DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
-# The settings baseline takes: which data, and how it is split; the channels.
-BASELINE_SETTINGS = ("data_dir", "validation_split", "seed", "channels")
+# The settings baseline takes: which data, and how it is split; how it is decoded.
+BASELINE_SETTINGS = (
+    "data_dir",
+    "validation_split",
+    "seed",
+    "channels",
+    "alpha_background",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,16 +90,32 @@ def train(args) -> int:
         "Final metrics: "
         + ", ".join(f"{key}={value:.4f}" for key, value in final.items())
     )
-    print(f"Run directory: {run_dir}  (model: {run_dir / 'model.keras'})")
+    accuracies = history.get("val_accuracy", [])
+    if accuracies:
+        best = max(range(len(accuracies)), key=accuracies.__getitem__)
+        print(
+            f"Best epoch: {best + 1} of {len(accuracies)}, "
+            f"val_accuracy={accuracies[best]:.4f} (best.keras)"
+        )
+    model_path = run_dir / "model.keras"
+    if model_path.is_file():  # written by the chief alone
+        from .report import predict_split, write_report
+        from .saving import load_model
+
+        model = load_model(model_path, compile=False)
+        config = load_config(run_dir / "config.toml")
+        print(write_report(*predict_split(model, config), run_dir / "report"))
+    print(f"Run directory: {run_dir}  (model: {model_path})")
     return 0
 
 
 def evaluate(args) -> int:
-    """Evaluate a saved model on the validation split of the configured data."""
+    """Evaluate a saved model on the validation split; --report: where it fails."""
     config = _model_config(args.model, _overrides(args))
     import keras
 
     from .data import load_datasets
+    from .report import predict_split, write_report
     from .saving import load_model
 
     model = load_model(args.model, compile=False)
@@ -101,9 +123,16 @@ def evaluate(args) -> int:
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    validation = load_datasets(config).validation
-    results = model.evaluate(validation, return_dict=True, verbose=0)
+    from .saving import image_shape
+
+    # The images at the size the model takes, whatever the config says.
+    size, _, channels = image_shape(model)
+    config = dataclasses.replace(config, image_size=size, channels=channels)
+    data = load_datasets(config)
+    results = model.evaluate(data.validation, return_dict=True, verbose=0)
     print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
+    if args.report is not None:
+        print(write_report(*predict_split(model, data.config), args.report))
     return 0
 
 
@@ -127,7 +156,11 @@ def predict(args) -> int:
     model = load_model(args.model, compile=False)
     class_names = _class_names(args.model)
     size, _, channels = image_shape(model)
-    images = tf.stack([read_image(path, size, channels) for path in args.inputs])
+    # Transparency composited as in training: the run's alpha_background.
+    background = _model_config(args.model, {}).alpha_background
+    images = tf.stack(
+        [read_image(path, size, channels, background) for path in args.inputs]
+    )
     probabilities = model.predict(images, verbose=0)
     for source, row in zip(args.inputs, probabilities, strict=True):
         best = int(np.argmax(row))
@@ -254,6 +287,12 @@ def _parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser("evaluate", help="evaluate a saved model")
     command.add_argument("model", type=Path, help="a .keras file")
+    command.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write per-class scores, a confusion matrix and the mistakes here",
+    )
     _add_overrides(command, DATA_SETTINGS)
     command.set_defaults(command=evaluate)
 
@@ -335,10 +374,24 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
         if names is not None and field.name not in names:
             continue
         flag = "--" + field.name.replace("_", "-")
+        # config.HELP: the same text as default.toml's comment (% escaped for argparse).
+        text = HELP[field.name].replace("%", "%%")
         if field.type is bool:
             # --deterministic sets true, --no-deterministic false.
             group.add_argument(
-                flag, dest=f"set_{field.name}", action=argparse.BooleanOptionalAction
+                flag,
+                dest=f"set_{field.name}",
+                action=argparse.BooleanOptionalAction,
+                help=text,
+            )
+            continue
+        if field.type == int | str:
+            group.add_argument(
+                flag,
+                dest=f"set_{field.name}",
+                type=_int_or_auto,
+                metavar="INT|auto",
+                help=text,
             )
             continue
         group.add_argument(
@@ -346,7 +399,20 @@ def _add_overrides(parser: argparse.ArgumentParser, names=None) -> None:
             dest=f"set_{field.name}",
             type=field.type,
             metavar=field.type.__name__.upper(),
+            help=text,
         )
+
+
+def _int_or_auto(text: str):
+    """Parse a flag that takes a number or "auto" (derived from the data)."""
+    if text == AUTO:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f'must be an integer or "{AUTO}", got {text!r}'
+        ) from None
 
 
 def _overrides(args) -> dict:

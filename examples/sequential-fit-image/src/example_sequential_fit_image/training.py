@@ -46,6 +46,7 @@ def train(
         setup.model,
         setup.optimizer,
     )
+    config = data.config  # with numbers for the "auto" settings
     for path in data.skipped:
         print(f"Skipped file (unreadable or not an image): {path}")
     print(f"Precision {config.precision}, XLA {'on' if setup.jit_compile else 'off'}")
@@ -69,6 +70,7 @@ def prepare(config: Config) -> runs.Setup:
         # Repeatable to the bit, at a cost: deterministic kernels only, no XLA.
         tf.config.experimental.enable_op_determinism()
     data = load_datasets(config)
+    config = data.config  # with numbers for the "auto" settings
     jit_compile = distribute.use_xla(config.jit_compile, strategy, config.deterministic)
     with strategy.scope(), dtype_policy(config.precision):
         # Replicas normalize with the statistics of the whole global batch.

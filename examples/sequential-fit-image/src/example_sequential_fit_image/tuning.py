@@ -15,7 +15,7 @@ import keras
 import keras_tuner
 
 from . import training
-from .config import OPTIMIZERS, PRESETS, SCHEDULES, Config, ProjectError
+from .config import AUTO, OPTIMIZERS, PRESETS, SCHEDULES, Config, ProjectError
 
 OBJECTIVE = "val_accuracy"
 
@@ -42,13 +42,14 @@ def search_space(config: Config) -> keras_tuner.HyperParameters:
     hp.Choice("label_smoothing", [0.0, 0.1, 0.2])
     hp.Choice("dropout_rate", [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
     hp.Choice("batch_size", [16, 32, 64, 128])
-    # The presets that fit the input: each needs a minimum image_size.
+    # The presets that fit the input: each needs a minimum image_size
+    # ("auto" makes it at least that).
     # A keras.applications backbone has no preset: none is sampled then.
     if config.backbone == "resnet":
         presets = [
             name
             for name, preset in PRESETS.items()
-            if config.image_size >= preset.downsampling
+            if config.image_size == AUTO or config.image_size >= preset.downsampling
         ]
         hp.Choice("preset", presets)
     return hp

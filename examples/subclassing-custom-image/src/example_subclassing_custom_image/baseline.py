@@ -1,8 +1,9 @@
 """A scikit-learn baseline on the model's data and split: the score to beat.
 
-Logistic regression on the pixels, downscaled: a linear model that knows
-nothing about shapes. A convolutional network that scores below it on your
-data is under-trained or over-fitting; look at its settings first.
+Logistic regression on the pixels, downscaled and standardized: a linear
+model that knows nothing about shapes. A convolutional network that scores
+below it on your data is under-trained or over-fitting; look at its settings
+first.
 """
 
 import dataclasses
@@ -10,9 +11,11 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
-from .config import Config
-from .data import load_image, load_split
+from .config import AUTO, Config
+from .data import load_image, load_split, size_image_settings
 
 # The side, in pixels, of the images the baseline classifies.
 BASELINE_SIZE = 16
@@ -44,7 +47,8 @@ def run_baseline(config: Config) -> BaselineResult:
 
     Args:
         config: Reads data_dir, validation_split and seed (the split is the
-            one training and evaluation use), and channels.
+            one training and evaluation use), channels ("auto": chosen from
+            the training images, as for training) and alpha_background.
 
     Returns:
         The validation accuracy.
@@ -53,7 +57,13 @@ def run_baseline(config: Config) -> BaselineResult:
         DataError: The data cannot be used (as for training).
     """
     (train_inputs, train_labels), (inputs, labels), _, _ = load_split(config)
-    classifier = LogisticRegression(max_iter=1000)
+    if config.data_dir and config.channels == AUTO:
+        sized = dataclasses.replace(config, image_size=BASELINE_SIZE)
+        channels = size_image_settings(sized, train_inputs).channels
+        config = dataclasses.replace(config, channels=channels)
+    # Standardized pixels: lbfgs converges in about 100 iterations, against
+    # hundreds to a thousand on raw ones (seconds, not minutes).
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
     classifier.fit(*_pixels(train_inputs, train_labels, config))
     pixels, labels = _pixels(inputs, labels, config)
     accuracy = classifier.score(pixels, labels)
@@ -72,7 +82,12 @@ def _pixels(inputs, labels, config: Config):
             tf.data.Dataset.from_tensor_slices((inputs, labels))
             .map(
                 lambda path, label: (
-                    load_image(path, BASELINE_SIZE, config.channels),
+                    load_image(
+                        path,
+                        BASELINE_SIZE,
+                        config.channels,
+                        config.alpha_background,
+                    ),
                     label,
                 ),
                 num_parallel_calls=tf.data.AUTOTUNE,

@@ -4,9 +4,14 @@ import dataclasses
 import tomllib
 from pathlib import Path
 
+# The value of a setting that is derived from the data.
+AUTO = "auto"
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
-# "auto" augments the training images of a data directory, not the embedded digits.
-AUGMENT = ("auto", "on", "off")
+# Augmentation policies (data.AUGMENTATIONS): "off" measured best on small sets;
+# "auto" (off) and "on" (full) are the names 0.2's configs/default.toml used.
+AUGMENT = ("off", "light", "full", "auto", "on")
+# The colour transparent pixels are composited onto.
+ALPHA_BACKGROUNDS = ("white", "black")
 # keras.applications models that backbones.py knows how to feed raw pixels.
 APPLICATIONS = ("ResNet50V2", "EfficientNetV2B0", "MobileNetV3Small", "ConvNeXtTiny")
 # The smallest images they take (their last stage is 32 times smaller).
@@ -16,6 +21,111 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
+# One line of help per setting: default.toml's comments and `train --help`.
+HELP = {
+    "alpha_background": (
+        "The colour a PNG's transparent pixels (alpha channel or palette "
+        'transparency) are composited onto: "white" or "black".'
+    ),
+    "augment": (
+        'Random changes to training images: "off", "light" (translation and '
+        'zoom of up to 10%) or "full" (also horizontal flips and contrast).'
+    ),
+    "backbone": (
+        'Feature extractor: "resnet" (this project\'s ResNet, shaped by '
+        'preset) or a keras.applications model, "ResNet50V2", '
+        '"EfficientNetV2B0", "MobileNetV3Small" or "ConvNeXtTiny" (channels = '
+        "3, image_size >= 32)."
+    ),
+    "backbone_weights": (
+        'Starting weights of a keras.applications backbone: "" (random), '
+        '"imagenet" (downloaded) or a weights file.'
+    ),
+    "batch_size": "Global batch size, split across devices when training on several.",
+    "cache": (
+        'Decoded images kept for later epochs: "none", "memory", or a '
+        "directory for cache files."
+    ),
+    "channels": (
+        '1 (grey) or 3 (RGB); "auto": 1 when every training image is grey, else 3.'
+    ),
+    "data_dir": (
+        "A directory with one sub-folder per class of image files (PNG, JPEG, "
+        "GIF, BMP, WebP). Empty: the embedded default data (scikit-learn's "
+        "handwritten digits)."
+    ),
+    "deterministic": (
+        "true: op determinism, for bit-identical reruns (slower on GPUs, no XLA)."
+    ),
+    "dropout_rate": "Dropout before the classifier.",
+    "early_stopping_patience": (
+        "Stop after this many epochs without a better validation accuracy, "
+        "keeping the best epoch's weights in model.keras; 0 is off."
+    ),
+    "epochs": "Passes over the training data.",
+    "fine_tune_lr_factor": (
+        "After the frozen epochs the whole model learns, at the learning rate "
+        "times this factor."
+    ),
+    "freeze_backbone_epochs": (
+        "Fine-tuning: the backbone is frozen (only the classifier learns) for "
+        "this many epochs; 0: never."
+    ),
+    "image_size": (
+        'Images are resized to image_size x image_size pixels; "auto": the '
+        "median of the training images' longer sides, at least 16 and at most "
+        "32 (the embedded digits: 16)."
+    ),
+    "jit_compile": (
+        'XLA: "auto" (on with an accelerator, off on CPU-only machines), '
+        '"true" or "false".'
+    ),
+    "label_smoothing": "Label smoothing of the cross-entropy, in [0, 1); 0 is off.",
+    "learning_rate": "Initial learning rate.",
+    "lr_decay_epochs": (
+        "Step decay: the learning rate is multiplied by lr_decay_factor every "
+        "lr_decay_epochs."
+    ),
+    "lr_decay_factor": (
+        "Step decay: what the learning rate is multiplied by every lr_decay_epochs."
+    ),
+    "momentum": "Momentum of sgd.",
+    "optimizer": (
+        '"adam", "adamw" (Adam with decoupled weight decay) or "sgd" (with momentum).'
+    ),
+    "output_dir": "Each run writes to output_dir/<date>-<time>/.",
+    "precision": (
+        '"float32", "mixed_bfloat16" or "mixed_float16" (with loss scaling): '
+        "16-bit compute, fast on GPUs and TPUs."
+    ),
+    "preset": (
+        'Architecture: "small" (3 stages of basic blocks, for small inputs) '
+        'or "resnet18", "resnet34", "resnet50" (He et al., 2015; sized for '
+        "224 x 224 inputs)."
+    ),
+    "schedule": (
+        'Learning rate per epoch: "step" (lr_decay_epochs, lr_decay_factor) '
+        'or "cosine" (to 0 at the last epoch).'
+    ),
+    "seed": (
+        "Seed of data splitting, shuffling and weight initialization; only "
+        "deterministic = true makes two runs with one seed identical."
+    ),
+    "strategy": (
+        'tf.distribute strategy (README: "Distributed training"): "auto" '
+        '(mirrored with two or more GPUs, else default), "default" (one '
+        'device), "mirrored" (every GPU of this machine) or "multi-worker" '
+        "(several machines: TF_CONFIG or SLURM)."
+    ),
+    "validation_split": (
+        "Fraction of the data held out for validation (split with `seed`)."
+    ),
+    "warmup_epochs": "Cosine only: epochs of linear warm-up before the cosine decay.",
+    "weight_decay": (
+        "Decoupled weight decay of adamw and sgd (biases and normalization "
+        "spared); try 5e-4 with sgd."
+    ),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,14 +172,16 @@ class ConfigError(ProjectError, ValueError):
 
 @dataclasses.dataclass
 class Config:
-    """Every hyperparameter of a run; configs/default.toml documents each one."""
+    """Every hyperparameter of a run; HELP (and configs/default.toml) documents each."""
 
     # Data
     data_dir: str = ""
     validation_split: float = 0.2
-    image_size: int = 16
-    channels: int = 1
-    augment: str = "auto"
+    # "auto": derived from the training images (see data.size_image_settings).
+    image_size: int | str = AUTO
+    channels: int | str = AUTO
+    alpha_background: str = "white"
+    augment: str = "off"
     cache: str = "none"
     # Model
     backbone: str = "resnet"
@@ -79,18 +191,18 @@ class Config:
     preset: str = "small"
     dropout_rate: float = 0.2
     # Training
-    epochs: int = 10
+    epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 0.001
     optimizer: str = "adam"
     weight_decay: float = 0.01
     momentum: float = 0.9
-    schedule: str = "step"
+    schedule: str = "cosine"
     lr_decay_epochs: int = 5
     lr_decay_factor: float = 0.5
     warmup_epochs: int = 0
     label_smoothing: float = 0.0
-    early_stopping_patience: int = 0
+    early_stopping_patience: int = 10
     precision: str = "float32"
     jit_compile: str = "auto"
     deterministic: bool = False
@@ -102,7 +214,19 @@ class Config:
         """Check every setting; raise ConfigError naming the first bad one."""
         for name in ("epochs", "batch_size", "lr_decay_epochs"):
             _require(getattr(self, name) > 0, name, "a positive integer")
-        _require(self.channels in (1, 3), "channels", "1 (grayscale) or 3 (RGB)")
+        _require(
+            self.image_size == AUTO or self.image_size > 0,
+            "image_size",
+            'a positive integer or "auto"',
+        )
+        _require(
+            self.channels in (1, 3, AUTO), "channels", '1 (grey), 3 (RGB) or "auto"'
+        )
+        _require(
+            self.alpha_background in ALPHA_BACKGROUNDS,
+            "alpha_background",
+            f"one of {ALPHA_BACKGROUNDS}",
+        )
         _require(self.augment in AUGMENT, "augment", f"one of {AUGMENT}")
         if self.cache not in ("none", "memory"):
             directory = bool(self.cache) and not Path(self.cache).is_file()
@@ -143,7 +267,7 @@ class Config:
         if self.backbone == "resnet":
             minimum = PRESETS[self.preset].downsampling
             _require(
-                self.image_size >= minimum,
+                self.image_size == AUTO or self.image_size >= minimum,
                 "image_size",
                 f"at least {minimum} for preset {self.preset!r}",
             )
@@ -162,10 +286,12 @@ class Config:
                 f"'resnet' or one of the keras.applications {names}",
             )
             _require(
-                self.channels == 3, "channels", f"3 for backbone {self.backbone!r}"
+                self.channels in (3, AUTO),
+                "channels",
+                f'3 or "auto" for backbone {self.backbone!r}',
             )
             _require(
-                self.image_size >= APPLICATION_MIN_SIZE,
+                self.image_size == AUTO or self.image_size >= APPLICATION_MIN_SIZE,
                 "image_size",
                 f"at least {APPLICATION_MIN_SIZE} for backbone {self.backbone!r}",
             )
@@ -238,6 +364,11 @@ def load_config(path: str | Path | None = None, **overrides) -> Config:
 
 def _typed(name: str, kind, value):
     """The value as the setting's type, or a ConfigError naming the setting."""
+    if kind == int | str:
+        # A number, or "auto" for one derived from the data.
+        if value == AUTO or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise ConfigError(f'{name} must be an int or "auto", got {value!r}')
     accepted = (int, float) if kind is float else kind
     if isinstance(value, bool) != (kind is bool) or not isinstance(value, accepted):
         raise ConfigError(f"{name} must be a {kind.__name__}, got {value!r}")
