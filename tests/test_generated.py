@@ -4,7 +4,8 @@ Each of the 18 combinations is rendered once per session. The quick checks (no
 leftover Jinja, black, ruff) run for all of them; the generated project's own
 test suite runs for all of them too, its quick part (``-m "not slow"``) in every
 combination and in full (training runs, resume after a kill, distribution) in
-COVERING, which spans every API style, training loop and task.
+COVERING, which spans every API style, training loop and task. COVERING's
+tests/test_backends.py also runs on JAX and on PyTorch, one test per backend.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ ON_JAX = (
     Combination("functional", "custom", "image"),
     Combination("subclassing", "fit", "text"),
 )
+#: The backends besides TensorFlow that COVERING's generated test_backends.py
+#: trains, resumes and evaluates on (the small preset, two epochs); on one
+#: shared 2-core machine each took 1-3 minutes (CHANGELOG, issue 18).
+OTHER_BACKENDS = ("jax", "torch")
 #: Answers at the edge of what copier.yml's validators allow.
 EDGE_ANSWERS = {
     "package_name": "a_deliberately_long_package_name_for_cix",  # 40 characters
@@ -116,8 +121,27 @@ def test_generated_quick_tests_pass(rendered, combination):
 @pytest.mark.parametrize("combination", COVERING, ids=lambda c: c.slug)
 def test_generated_slow_tests_pass(rendered, combination):
     project = rendered(combination)
-    result = run(_pytest("-m", "slow"), project, timeout=1500)
+    # The other backends' runs are tests of their own, below.
+    others = [
+        f"--deselect=tests/test_backends.py::"
+        f"test_resumed_run_equals_an_unbroken_one[{backend}]"
+        for backend in OTHER_BACKENDS
+    ]
+    result = run(_pytest("-m", "slow", *others), project, timeout=1500)
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+@pytest.mark.parametrize("combination", COVERING, ids=lambda c: c.slug)
+def test_generated_project_trains_and_resumes_on_backend(
+    rendered, combination, backend
+):
+    """Train, resume bit for bit and evaluate off TensorFlow: each loop, task, style."""
+    project = rendered(combination)
+    test = f"tests/test_backends.py::test_resumed_run_equals_an_unbroken_one[{backend}]"
+    result = run(_pytest("-m", "slow", test), project, timeout=1500)
+    assert re.search(r"\b1 passed", result.stdout), result.stdout[-2000:]
 
 
 @pytest.mark.slow
@@ -179,8 +203,8 @@ def _pytest(*args: str) -> list[str]:
 
 
 def test_the_generated_export_tests_have_their_runtimes():
-    """Without the export and jax extras, generated ONNX, LiteRT, JAX tests skip."""
-    for module in ("tf2onnx", "onnxruntime", "ai_edge_litert", "jax"):
+    """Without the export, jax and torch extras, generated tests of those skip."""
+    for module in ("tf2onnx", "onnxruntime", "ai_edge_litert", "jax", "torch"):
         assert importlib.util.find_spec(module), f'{module}: pip install -e ".[test]"'
 
 

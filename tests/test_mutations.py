@@ -151,35 +151,29 @@ MUTATIONS = (
     ),
     Mutation(
         "custom-loop-trains-in-inference-mode",
-        "loop.py",
+        "steps_tensorflow.py",
         ((r"^( +probabilities = model\(inputs), training=True\)\n", r"\1)\n"),),
         ("tests/test_training.py", "-k", "batch_normalization_statistic"),
         styles=("subclassing",),  # the custom loop
     ),
     Mutation(
-        "checkpoint-tracks-the-model-object",
-        "runs.py",
-        (
-            (
-                r"^( +self\.checkpoint = tf\.train\.Checkpoint\(\n +)"
-                r"weights=model\.weights,\n",
-                r"\1model=model,\n",
-            ),
-        ),
+        "checkpoint-restores-no-weights",
+        "checkpoints.py",
+        ((r"^ +model\.load_weights\(path / WEIGHTS\)\n", ""),),
         ("tests/test_training.py", "-k", "resuming_a_finished_run"),
         styles=("subclassing",),
     ),
     Mutation(
-        "checkpoint-drops-batch-normalization-statistics",
-        "runs.py",
+        "checkpoint-restores-the-oldest",
+        "checkpoints.py",
         (
             (
-                r"^( +self\.checkpoint = tf\.train\.Checkpoint\(\n +)"
-                r"weights=model\.weights,\n",
-                r"\1weights=model.trainable_weights,\n",
+                r"^( +return sorted\(found, key=lambda path: )-"
+                r"(int\(path\.name\.removeprefix\(\"ckpt-\"\)\)\))$",
+                r"\1\2",
             ),
         ),
-        ("tests/test_training.py", "-k", "resuming_a_finished_run"),
+        ("tests/test_training.py", "-k", "refuses_fewer_epochs"),
         styles=("functional",),
     ),
     Mutation(

@@ -1,4 +1,7 @@
-"""A quiet start-up: TensorFlow's start-up notices, only when asked for.
+"""Start-up: the Keras backend, and TensorFlow's start-up notices only when asked for.
+
+``use_backend(name)`` sets KERAS_BACKEND before Keras is first imported (Keras
+reads it once, on import).
 
 As it loads, TensorFlow prints notices to the process's standard error (oneDNN,
 CUDA drivers, CPU instructions) from C++, some before its logging reads
@@ -17,6 +20,8 @@ import sys
 import tempfile
 from contextlib import contextmanager
 
+from .config import ProjectError
+
 # An INFO line of TensorFlow's C++ logging, in absl's format or TensorFlow's own.
 _INFO = re.compile(r"(I\d{4} [\d:.]+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: I )\S+:\d+\] ")
 # Other lines that only say the same start-up things.
@@ -29,6 +34,24 @@ _NOTICES = (
 # said that it found none; otherwise the error a GPU user needs to see.
 _NO_DRIVER = "Could not find cuda drivers on your machine"
 _NO_CUDA = "failed call to cuInit"
+
+
+def use_backend(name: str) -> None:
+    """Make `name` ("tensorflow", "jax" or "torch") the backend Keras imports.
+
+    Raises:
+        ProjectError: Keras is already imported with another backend.
+    """
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != name:
+            raise ProjectError(
+                f"backend {name!r} was asked for, but Keras already runs on "
+                f"{keras.backend.backend()!r}"
+            )
+        return
+    os.environ["KERAS_BACKEND"] = name
 
 
 def quiet_tensorflow() -> None:
