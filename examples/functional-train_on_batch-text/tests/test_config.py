@@ -63,6 +63,8 @@ def test_config_round_trips_through_toml(tmp_path):
         ({"resnet_dropout_rate": -0.5}, "resnet_dropout_rate"),
         ({"validation_split": 1.5}, "validation_split"),
         ({"strategy": "tpu"}, "strategy"),
+        ({"backend": "numpy"}, "backend"),
+        ({"backend": "jax", "strategy": "mirrored"}, "strategy"),
         ({"data_dir": "/no/such/directory"}, "data_dir"),
         ({"epochs": "ten"}, "epochs"),
         ({"colour": "blue"}, "colour"),

@@ -60,8 +60,9 @@ def test_tensorflow_starts_quietly_unless_verbose(tmp_path):
     assert quiet.returncode == 1
     assert quiet.stderr == f"error: no model file at {tmp_path / 'missing.keras'}\n"
     if sys.platform == "linux" and platform.machine() == "x86_64":
-        # Where TensorFlow says that it uses oneDNN, --verbose lets it say so.
+        # TensorFlow has notices to print here (which ones depends on the CPU:
+        # oneDNN's only where it is used): --verbose lets them through.
         verbose = run_cli(*args, "--verbose")
         assert verbose.returncode == 1
-        assert "oneDNN custom operations are on" in verbose.stderr
         assert verbose.stderr.endswith(quiet.stderr)
+        assert without_notices(verbose.stderr) != verbose.stderr

@@ -62,6 +62,8 @@ def test_config_round_trips_through_toml(tmp_path):
         ({"dropout_rate": 1.0}, "^dropout_rate"),
         ({"validation_split": 1.5}, "validation_split"),
         ({"strategy": "tpu"}, "strategy"),
+        ({"backend": "numpy"}, "backend"),
+        ({"backend": "jax", "strategy": "mirrored"}, "strategy"),
         ({"data_dir": "/no/such/directory"}, "data_dir"),
         ({"augment": "sometimes"}, "augment"),
         ({"cache": ""}, "cache"),

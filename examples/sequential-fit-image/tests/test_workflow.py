@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from example_sequential_fit_image import checkpoints
+
 PROJECT = Path(__file__).parents[1]
 ENV = {**os.environ, "PYTHONPATH": str(PROJECT / "src"), "PYTHONUNBUFFERED": "1"}
 COLOURS = {"blue": (40, 60, 200), "green": (50, 190, 60), "red": (210, 50, 40)}
@@ -108,7 +110,7 @@ def killed_and_resumed(config_file, data_dir, tmp_path_factory):
             # The first epoch's checkpoint is complete, and the second epoch
             # has taken steps: kill it there.
             state = wait_for(
-                process, lambda: list(output_dir.glob("*/checkpoints/checkpoint"))
+                process, lambda: list(output_dir.glob("*/checkpoints/ckpt-*/"))
             )
             wait_for(process, lambda: EPOCH_2_STEP.search(log.read_bytes()))
             time.sleep(0.1)
@@ -151,9 +153,9 @@ def wait_for(process: subprocess.Popen, condition, timeout: float = 180.0):
 
 
 def latest_checkpoint(run_dir: Path) -> int:
-    """The epoch of the checkpoint that `checkpoints/checkpoint` names."""
-    state = (run_dir / "checkpoints" / "checkpoint").read_text()
-    return int(re.search(r'model_checkpoint_path: "ckpt-(\d+)"', state).group(1))
+    """The epoch of the newest checkpoint, checkpoints/ckpt-<epoch>/."""
+    newest = checkpoints.checkpoints(run_dir / "checkpoints")[0]
+    return int(newest.name.removeprefix("ckpt-"))
 
 
 def history_epochs(run_dir: Path) -> list[int]:
@@ -180,18 +182,15 @@ def test_killed_run_resumes_from_its_last_checkpoint(killed_and_resumed, data_di
 def test_resumed_run_ends_where_an_uninterrupted_run_ends(
     killed_and_resumed, uninterrupted
 ):
-    import tensorflow as tf
-
     run_dir, *_ = killed_and_resumed
     assert history_epochs(run_dir) == history_epochs(uninterrupted)
     assert latest_checkpoint(run_dir) == latest_checkpoint(uninterrupted)
     # The optimizer's step count survives the kill: no step lost, none repeated.
-    steps = [
-        tf.train.load_checkpoint(str(run / "checkpoints")).get_tensor(
-            "optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"
-        )
-        for run in (run_dir, uninterrupted)
-    ]
+    steps = []
+    for run in (run_dir, uninterrupted):
+        newest = checkpoints.checkpoints(run / "checkpoints")[0]
+        with np.load(newest / checkpoints.STATE) as state:
+            steps.append(state["optimizer.0"])  # the optimizer's iterations
     assert steps[0] == steps[1] > 0
 
 

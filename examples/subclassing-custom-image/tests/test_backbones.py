@@ -71,6 +71,10 @@ def fine_tuned(data_dir, weights_file, tmp_path_factory):
         backbone_weights=str(weights_file[0]),
         freeze_backbone_epochs=1,
         fine_tune_lr_factor=0.5,
+        # A constant rate within each phase, and the last epoch kept (not the
+        # best one), so that the fine-tuned epoch shows in the weights.
+        schedule="step",
+        early_stopping_patience=0,
         epochs=1,
         batch_size=6,  # 18 training images, 6 for validation: no partial batch
     )

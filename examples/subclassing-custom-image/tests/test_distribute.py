@@ -294,7 +294,7 @@ def two_workers(tmp_path_factory):
         cluster.start("first", [*settings, "--output-dir", "runs"])
         chief_pids = [cluster.processes[0].pid]
         deadline = time.monotonic() + 240
-        while not list(directory.glob("runs/*/checkpoints/ckpt-1.index")):
+        while not list(directory.glob("runs/*/checkpoints/ckpt-1/")):
             assert time.monotonic() < deadline, cluster.log("first", 0)[-3000:]
             exits = [process.poll() for process in cluster.processes]
             assert exits == [None, None], cluster.log("first", 0)[-3000:]
@@ -303,7 +303,7 @@ def two_workers(tmp_path_factory):
         # The chief notices the lost worker and stops with an error, by itself.
         assert cluster.wait(timeout=120)[0] != 0
         (run_dir,) = (directory / "runs").iterdir()
-        assert not (run_dir / "checkpoints" / "ckpt-2.index").exists()
+        assert not (run_dir / "checkpoints" / "ckpt-2").exists()
 
         cluster.start("resumed", ["--resume", run_dir])
         chief_pids.append(cluster.processes[0].pid)

@@ -10,12 +10,13 @@ start-up notices show only with --verbose (see startup.py).
 import argparse
 import dataclasses
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 from .config import AUTO, HELP, Config, ProjectError, load_config
-from .startup import quiet_tensorflow
+from .startup import quiet_tensorflow, use_backend
 
 DEFAULT_CONFIG = Path("configs/default.toml")
 # The settings a resumed run may change; the others shape its model or its data.
@@ -33,13 +34,14 @@ RESUMABLE = (
     "jit_compile",
     "deterministic",
     "strategy",
+    "backend",
 )
 # Trials of a search when --trials is not given.
 DEFAULT_TRIALS = 10
 # The settings evaluate takes: which data, and how it is split and batched.
-DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed")
+DATA_SETTINGS = ("data_dir", "validation_split", "batch_size", "seed", "backend")
 # The settings baseline takes: which data, and how it is split.
-BASELINE_SETTINGS = ("data_dir", "validation_split", "seed")
+BASELINE_SETTINGS = ("data_dir", "validation_split", "seed", "backend")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,26 +56,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def train(args) -> int:
-    """Train from scratch, or resume a run."""
+    """Train from scratch, or resume a run (--resume; --run-dir: either)."""
     overrides = _overrides(args)
+    resume = False
     if args.resume:
-        run_dir = Path(args.resume)
+        run_dir, resume = Path(args.resume), True
         config = _resumed_config(run_dir, args.config, overrides)
+    elif args.run_dir:
+        run_dir = Path(args.run_dir)
+        config = load_config(_config_path(args), **overrides)
+        resume = _is_run(run_dir)
+        if resume:
+            config = _same_run(run_dir, config)
     else:
         config = load_config(_config_path(args), **overrides)
         run_dir = _new_run_dir(Path(config.output_dir))
+    use_backend(config.backend)
+    if resume and (run_dir / "class_names.json").exists():
+        from .data import check_class_names
+
+        check_class_names(run_dir / "class_names.json", config)
     from .training import train as train_model
 
+    model_path = run_dir / "model.keras"
+    saved_before = _file_identity(model_path)
     try:
-        history = train_model(config, run_dir, resume=bool(args.resume))
+        history = train_model(config, run_dir, resume=resume)
     except KeyboardInterrupt:
-        if (run_dir / "checkpoints" / "checkpoint").is_file():
-            hint = "Continue from the last completed epoch with:\n" + (
-                f"  python -m {__package__} train --resume {run_dir}"
-            )
-        else:
-            hint = "No epoch was completed: there is nothing to resume."
-        print(f"\nInterrupted. {hint}", file=sys.stderr)
+        if not (run_dir / "config.toml").is_file():
+            print("\nInterrupted before the run was made.", file=sys.stderr)
+            return 130
+        again = f"--run-dir {run_dir} ..." if args.run_dir else f"--resume {run_dir}"
+        print(
+            "\nInterrupted. Continue from the last completed epoch (afresh if none "
+            f"was) with:\n  python -m {__package__} train {again}",
+            file=sys.stderr,
+        )
         return 130
     final = {key: values[-1] for key, values in history.items() if values}
     print(
@@ -87,8 +105,8 @@ def train(args) -> int:
             f"Best epoch: {best + 1} of {len(accuracies)}, "
             f"val_accuracy={accuracies[best]:.4f} (best.keras)"
         )
-    model_path = run_dir / "model.keras"
-    if model_path.is_file():  # written by the chief alone
+    # Written by the chief alone; not again by a rerun of a finished run.
+    if model_path.is_file() and _file_identity(model_path) != saved_before:
         from .report import predict_split, write_report
         from .saving import load_model
 
@@ -101,30 +119,42 @@ def train(args) -> int:
 
 def evaluate(args) -> int:
     """Evaluate a saved model on the validation split; --report: where it fails."""
-    config = _model_config(args.model, _overrides(args))
+    config = _evaluated_config(args.model, _overrides(args))
+    use_backend(config.backend)
     import keras
 
-    from .data import load_datasets
+    from .data import check_class_names, load_datasets
     from .report import predict_split, write_report
     from .saving import load_model
 
     model = load_model(args.model, compile=False)
+    names = Path(args.model).parent / "class_names.json"
+    if names.exists():
+        check_class_names(names, config)
+    # The saved model takes texts and vectorizes them with its own vocabulary.
+    data = load_datasets(config, vectorize=False)
+    validation, saved = data.validation, model
+    vectorizer, model = _on_token_ids(model)
+    if vectorizer is not None:
+        validation = validation.map(lambda texts, labels: (vectorizer(texts), labels))
+    where = f"the data ({config.data_dir or 'the embedded data'})"
+    outputs = model.predict_on_batch(next(iter(validation))[0]).shape[-1]
+    _check_class_count(outputs, args.model, data.class_names, where)
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
-    # The saved model takes texts and vectorizes them with its own vocabulary.
-    data = load_datasets(config, vectorize=False)
-    results = model.evaluate(data.validation, return_dict=True, verbose=0)
+    results = model.evaluate(validation, return_dict=True, verbose=0)
     print(", ".join(f"{key}={value:.4f}" for key, value in results.items()))
     if args.report is not None:
-        print(write_report(*predict_split(model, data.config), args.report))
+        print(write_report(*predict_split(saved, data.config), args.report))
     return 0
 
 
 def baseline(args) -> int:
     """Score a scikit-learn baseline on the validation split the model uses."""
     config = load_config(_config_path(args), **_overrides(args))
+    use_backend(config.backend)
     from .baseline import run_baseline
 
     print(run_baseline(config))
@@ -138,9 +168,15 @@ def predict(args) -> int:
 
     from .saving import load_model
 
-    model = load_model(args.model, compile=False)
     class_names = _class_names(args.model)
-    probabilities = model.predict(tf.constant(args.inputs), verbose=0)
+    model = load_model(args.model, compile=False)
+    texts = tf.constant(args.inputs)
+    vectorizer, model = _on_token_ids(model)
+    if vectorizer is not None:
+        texts = vectorizer(texts)
+    probabilities = model.predict(texts, verbose=0)
+    saved = args.model.parent / "class_names.json"
+    _check_class_count(probabilities.shape[-1], args.model, class_names, saved)
     for source, row in zip(args.inputs, probabilities, strict=True):
         best = int(np.argmax(row))
         name = class_names[best] if class_names else str(best)
@@ -148,38 +184,69 @@ def predict(args) -> int:
     return 0
 
 
+def _on_token_ids(model):
+    """What predicts from texts on this backend: (vectorizer or None, model).
+
+    On TensorFlow, the saved model itself takes the texts. Strings are
+    TensorFlow's alone: on JAX and PyTorch the model's own vectorizer makes
+    the token ids (with TensorFlow, as the input pipeline does) and the
+    classifier behind it takes them.
+    """
+    import keras
+
+    from .saving import text_parts
+
+    if keras.backend.backend() == "tensorflow":
+        return None, model
+    return text_parts(model)
+
+
 def export(args) -> int:
-    """Export for serving, run the export, and compare it with the Keras model."""
+    """Export for serving, run the export, and compare it with the Keras model.
+
+    The exports are TensorFlow's: a model trained on any backend is reloaded
+    under TensorFlow (a .keras file loads on every backend) and exported there.
+    """
+    use_backend("tensorflow")
     import numpy as np
     import tensorflow as tf
 
     from .saving import (
         export_model,
+        export_target,
+        install_export,
         load_export,
         load_model,
         run_export,
+        staged_export,
         text_parts,
     )
 
+    export_target(args.directory, args.format, args.overwrite)  # or refuse
     model = load_model(args.model, compile=False)
-    path = export_model(model, args.directory, format=args.format)
-    sample = tf.constant(
-        ["a sample sentence to check the export", "", "Words, UNSEEN-before!"]
-    )
-    expected = model.predict(sample, verbose=0)
-    if args.format == "saved_model":
-        exported = load_export(path)  # kept: its variables live as long as it does
-        predicted, tolerance = exported.serve(sample), 1e-5
-    else:
-        # The file takes the token ids that the model's own vectorizer makes.
-        vectorizer, _ = text_parts(model)
-        predicted, tolerance = run_export(path, vectorizer(sample).numpy()), 1e-4
-    difference = np.max(np.abs(predicted - expected))
-    if difference > tolerance:
-        return _fail(
-            f"the {args.format} export predicts differently from the Keras model "
-            f"(max difference {difference:.2e}, above {tolerance:.0e})"
+    # Written and checked beside the target, then moved into place: the old
+    # export or the new one, never a mix.
+    with staged_export(args.directory) as partial:
+        written = export_model(model, partial, format=args.format)
+        sample = tf.constant(
+            ["a sample sentence to check the export", "", "Words, UNSEEN-before!"]
         )
+        expected = model.predict(sample, verbose=0)
+        if args.format == "saved_model":
+            exported = load_export(written)  # kept: its variables live with it
+            predicted, tolerance = exported.serve(sample), 1e-5
+        else:
+            # The file takes the token ids that the model's own vectorizer makes.
+            vectorizer, _ = text_parts(model)
+            tokens = vectorizer(sample).numpy()
+            predicted, tolerance = run_export(written, tokens), 1e-4
+        difference = np.max(np.abs(predicted - expected))
+        if difference > tolerance:
+            return _fail(
+                f"the {args.format} export predicts differently from the Keras model "
+                f"(max difference {difference:.2e}, above {tolerance:.0e})"
+            )
+        path = install_export(partial, args.directory, args.format)
     print(
         f"Exported {args.model} to {path} ({args.format}; max difference from "
         f"the Keras model {difference:.1e})"
@@ -202,10 +269,15 @@ def tune(args) -> int:
         config, trials = _resumed_search(search_dir, args.config, overrides)
     else:
         config = load_config(_config_path(args), **overrides)
+        if config.data_dir:
+            from .data import load_split
+
+            load_split(config)  # bad data fails here, before the search is made
         search_dir = _new_run_dir(Path(config.output_dir), prefix="tune-")
         search_dir.mkdir(parents=True)
         (search_dir / "config.toml").write_text(config.to_toml(), encoding="utf-8")
         trials = DEFAULT_TRIALS
+    use_backend(config.backend)
     trials = args.trials or trials
     (search_dir / "search.json").write_text(json.dumps({"trials": trials}))
     from .tuning import markdown_table
@@ -239,6 +311,7 @@ def benchmark(args) -> int:
             value = getattr(args, name)
             raise ProjectError(f"--{name} must be a positive integer, got {value}")
     config = load_config(_config_path(args), **_overrides(args))
+    use_backend(config.backend)
     from .benchmark import benchmark as measure
     from .benchmark import report
 
@@ -267,8 +340,15 @@ def _parser() -> argparse.ArgumentParser:
     command.add_argument(
         "--config", type=Path, help=f"TOML settings (default: {DEFAULT_CONFIG})"
     )
-    command.add_argument(
+    where = command.add_mutually_exclusive_group()
+    where.add_argument(
         "--resume", metavar="RUN_DIR", help="continue an interrupted run"
+    )
+    where.add_argument(
+        "--run-dir",
+        metavar="DIR",
+        help="the run's directory: made and trained the first time, resumed on "
+        "every rerun of the same command (for schedulers that rerun jobs)",
     )
     _add_overrides(command)
     command.set_defaults(command=train)
@@ -306,6 +386,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=("saved_model", "onnx", "litert"),
         default="saved_model",
         help="saved_model (default), onnx (model.onnx) or litert (model.tflite)",
+    )
+    command.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an export already at DIR (in one step: the old or the new)",
     )
     command.set_defaults(command=export)
 
@@ -404,11 +489,15 @@ def _int_or_auto(text: str):
 
 
 def _overrides(args) -> dict:
-    return {
+    """The settings given as flags; KERAS_BACKEND, if set, is the default backend."""
+    overrides = {
         name.removeprefix("set_"): value
         for name, value in vars(args).items()
         if name.startswith("set_") and value is not None
     }
+    if "KERAS_BACKEND" in os.environ:
+        overrides.setdefault("backend", os.environ["KERAS_BACKEND"])
+    return overrides
 
 
 def _config_path(args) -> Path | None:
@@ -436,6 +525,55 @@ def _resumed_config(run_dir: Path, config_path: Path | None, overrides: dict):
     return load_config(saved, **overrides)
 
 
+def _is_run(run_dir: Path) -> bool:
+    """Whether --run-dir names a run already made (False: a new one goes there).
+
+    Raises:
+        ProjectError: It is a file, or a directory of other things.
+    """
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ProjectError(f"--run-dir {run_dir} is a file, not a run directory")
+    if (run_dir / "config.toml").is_file():
+        return True
+    # What a run killed while it made its first files can leave.
+    others = [
+        path.name
+        for path in (run_dir.iterdir() if run_dir.is_dir() else ())
+        if path.name not in ("class_names.json", "summary.txt")
+        and not path.name.endswith(".partial")
+    ]
+    if others:
+        raise ProjectError(
+            f"--run-dir {run_dir} holds {', '.join(sorted(others)[:3])} but no run "
+            "(no config.toml); name a new or empty directory"
+        )
+    return False
+
+
+def _same_run(run_dir: Path, config: Config) -> Config:
+    """The run's settings, with those of this command that a resume may change.
+
+    A setting derived from the data ("auto" in place of a number) matches the
+    number the run derived.
+
+    Raises:
+        ProjectError: The command sets what the run's model or data cannot take.
+    """
+    saved = load_config(run_dir / "config.toml")
+    for field in dataclasses.fields(Config):
+        name = field.name
+        ours, theirs = getattr(config, name), getattr(saved, name)
+        derived = ours == "auto" and field.type is not str
+        if name in RESUMABLE or name == "output_dir" or derived or ours == theirs:
+            continue
+        raise ProjectError(
+            f"{name}={ours!r} differs from {run_dir / 'config.toml'} "
+            f"({name}={theirs!r}): a run keeps its model and data settings"
+        )
+    changes = {name: getattr(config, name) for name in RESUMABLE}
+    return dataclasses.replace(saved, **changes).validate()
+
+
 def _resumed_search(search_dir: Path, config_path, overrides: dict):
     """(settings, trials) of the search in search_dir; a resume changes no setting."""
     saved = search_dir / "config.toml"
@@ -461,9 +599,48 @@ def _model_config(model: Path, overrides: dict) -> Config:
     return load_config(run_config if run_config.is_file() else None, **overrides)
 
 
+def _evaluated_config(model: Path, overrides: dict) -> Config:
+    """The settings evaluate reads its data with: the model's run's, or the flags.
+
+    Away from its run (no config.toml beside it), a model is evaluated only
+    on data named with --data-dir, never on the embedded data by default.
+    """
+    if not Path(model).is_file():
+        raise ProjectError(f"no model file at {model}")
+    if not (Path(model).parent / "config.toml").is_file() and (
+        "data_dir" not in overrides
+    ):
+        raise ProjectError(
+            f"no config.toml beside {model}: evaluate reads the data settings of "
+            "its run from there; keep the model in its run directory or pass --data-dir"
+        )
+    return _model_config(model, overrides)
+
+
 def _class_names(model: Path) -> list[str]:
+    """The run's class names (class_names.json beside the model); [] if none."""
     path = Path(model).parent / "class_names.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else []
+    if not path.exists():
+        return []
+    from .data import read_class_names
+
+    return read_class_names(path)
+
+
+def _check_class_count(outputs: int, path: Path, class_names: list[str], source):
+    """Refuse class names (the run's, or the data's) of another count than the model's.
+
+    Args:
+        outputs: The probabilities the model gives per input: its classes.
+        path: The model file, named in the error.
+        class_names: The names; none (an empty list) passes.
+        source: Where the names come from, named in the error.
+    """
+    if class_names and len(class_names) != outputs:
+        raise ProjectError(
+            f"{path} tells {outputs} classes apart; {source} names "
+            f"{len(class_names)}: train a model for these classes"
+        )
 
 
 def _new_run_dir(output_dir: Path, prefix: str = "") -> Path:
@@ -474,6 +651,14 @@ def _new_run_dir(output_dir: Path, prefix: str = "") -> Path:
         suffix += 1
         run_dir = output_dir / f"{stamp}-{suffix}"
     return run_dir
+
+
+def _file_identity(path: Path):
+    """What tells a file replaced from the same file: (inode, mtime); None if none."""
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def _fail(error) -> int:

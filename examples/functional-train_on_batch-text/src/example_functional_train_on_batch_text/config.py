@@ -20,8 +20,16 @@ OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("step", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "true", "false")
+# The Keras backends a project trains on; KERAS_BACKEND, where set, overrides
+# the config file, and --backend overrides both.
+BACKENDS = ("tensorflow", "jax", "torch")
 # One line of help per setting: default.toml's comments and `train --help`.
 HELP = {
+    "backend": (
+        'Keras backend: "tensorflow", "jax" or "torch" (pip install -e '
+        '".[jax]" or ".[torch]"); KERAS_BACKEND, where set, overrides this, '
+        "and --backend overrides both."
+    ),
     "batch_size": "Global batch size, split across devices when training on several.",
     "data_dir": (
         "A directory with one sub-folder per class of .txt files. Empty: the "
@@ -181,6 +189,7 @@ class Config:
     deterministic: bool = False
     seed: int = 42
     strategy: str = "auto"
+    backend: str = "tensorflow"
     output_dir: str = "runs"
 
     def validate(self) -> "Config":
@@ -225,7 +234,18 @@ class Config:
                 + UNAVAILABLE[self.strategy]
             )
         _require(self.strategy in STRATEGIES, "strategy", f"one of {STRATEGIES}")
-        _require(self.seed >= 0, "seed", "a non-negative integer")
+        _require(self.backend in BACKENDS, "backend", f"one of {BACKENDS}")
+        if self.backend != "tensorflow":
+            _require(
+                self.strategy in ("auto", "default"),
+                "strategy",
+                f'"auto" or "default" with backend {self.backend!r} (tf.distribute '
+                "is TensorFlow's)",
+            )
+        # keras.utils.set_random_seed takes 32-bit seeds.
+        _require(0 <= self.seed < 2**32, "seed", "an integer from 0 to 2**32 - 1")
+        existing = _first_existing(Path(self.output_dir))
+        _require(existing.is_dir(), "output_dir", f"a directory ({existing} is a file)")
         minimum = PRESETS[self.preset].downsampling
         _require(
             self.sequence_length == AUTO or self.sequence_length >= minimum,
@@ -242,6 +262,13 @@ class Config:
             f"{key} = {_toml_value(value)}\n"
             for key, value in dataclasses.asdict(self).items()
         )
+
+
+def _first_existing(path: Path) -> Path:
+    """path, or its nearest ancestor that exists."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _require(condition: bool, name: str, expected: str) -> None:
@@ -277,6 +304,11 @@ def load_config(path: str | Path | None = None, **overrides) -> Config:
             values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except OSError as error:
             raise ConfigError(f"cannot read config file {path}: {error}") from error
+        except UnicodeDecodeError as error:
+            raise ConfigError(
+                f"config file {path} is not UTF-8 text (byte {error.start}): "
+                "save it as UTF-8"
+            ) from error
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(
                 f"config file {path} is not valid TOML: {error}"

@@ -8,6 +8,7 @@ layer in front (model.with_vectorizer), so it takes raw text.
 """
 
 import dataclasses
+import json
 from pathlib import Path
 
 import keras
@@ -68,6 +69,7 @@ class Datasets:
             the numbers derived from the training texts.
         skipped: Files of the data directory left out: unreadable, or not
             .txt files.
+        epoch: The epoch whose order the training data takes (start_epoch).
     """
 
     train: tf.data.Dataset
@@ -76,6 +78,16 @@ class Datasets:
     vectorizer: keras.layers.TextVectorization
     config: Config
     skipped: list[Path] = dataclasses.field(default_factory=list)
+    epoch: tf.Variable | None = None
+
+    def start_epoch(self, index: int) -> None:
+        """Shuffle the training data of epoch `index` (from 0) as (seed, index) say.
+
+        Every loop calls it before each epoch: the order depends on the seed
+        and the epoch alone, so that a resumed run reads what an unbroken one
+        would.
+        """
+        self.epoch.assign(index)
 
 
 def load_datasets(config: Config, *, vectorize: bool = True) -> Datasets:
@@ -98,13 +110,15 @@ def load_datasets(config: Config, *, vectorize: bool = True) -> Datasets:
     config = size_text_settings(config, train[0])
     vectorizer = adapt_vectorizer(train[0], config)
     tokenize = vectorizer if vectorize else None
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     return Datasets(
-        train=_pipeline(*train, config, shuffle=True, vectorizer=tokenize),
-        validation=_pipeline(*validation, config, shuffle=False, vectorizer=tokenize),
+        train=_pipeline(*train, config, vectorizer=tokenize, epoch=epoch),
+        validation=_pipeline(*validation, config, vectorizer=tokenize),
         class_names=class_names,
         vectorizer=vectorizer,
         config=config,
         skipped=skipped,
+        epoch=epoch,
     )
 
 
@@ -187,7 +201,7 @@ def read_directory(directory: Path):
             labels.append(label)
         except (OSError, UnicodeDecodeError):
             skipped.append(path)
-    _check_readable(directory, labels, class_names)
+    _check_classes(directory, labels, class_names)
     return np.array(texts), np.array(labels, dtype="int32"), class_names, skipped
 
 
@@ -211,11 +225,12 @@ def size_text_settings(config: Config, texts) -> Config:
     if AUTO not in (config.sequence_length, config.max_tokens):
         return config
     # The same lowercasing, punctuation stripping and splitting as the model's.
-    counter = keras.layers.TextVectorization(ragged=True)
+    # Dense, padded with 0 to the longest text (ragged=True is TensorFlow's only).
+    counter = keras.layers.TextVectorization()
     counter.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(256))
-    tokens = counter(texts)
-    lengths = tokens.row_lengths().numpy()
-    counts = np.bincount(tokens.flat_values.numpy())[2:]  # after padding, unknown
+    tokens = keras.ops.convert_to_numpy(counter(texts))
+    lengths = np.count_nonzero(tokens, axis=1)
+    counts = np.bincount(tokens[tokens > 0])[2:]  # after padding, unknown
     changes = {}
     if config.sequence_length == AUTO:
         length = int(np.ceil(np.percentile(lengths, LENGTH_PERCENTILE)))
@@ -280,15 +295,93 @@ def describe(inputs, index: int, words: int = 12) -> str:
     return " ".join(first[:words]) + (" ..." if len(first) > words else "")
 
 
+def read_class_names(path: Path) -> list[str]:
+    """The class names a run saved (its class_names.json), checked.
+
+    Raises:
+        DataError: The file is missing, not JSON, or not a list of names.
+    """
+    try:
+        names = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"no {path}: it lists the run's classes") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(
+            f"{path} is damaged ({error}); it lists the run's classes"
+        ) from None
+    if not (
+        isinstance(names, list) and names and all(isinstance(n, str) for n in names)
+    ):
+        raise DataError(f"{path} is damaged: not a list of class names")
+    return names
+
+
+def check_class_names(path: Path, config: Config) -> None:
+    """Refuse data whose classes are not those of a run (its class_names.json).
+
+    A resumed run or an evaluated model tells its classes apart by their
+    index: a class added, removed or renamed since would shift them.
+
+    Args:
+        path: The run's class_names.json, named in the error.
+        config: Reads data_dir (the embedded data when empty), validation_split
+            and seed.
+
+    Raises:
+        DataError: Naming the classes added and removed since the run.
+    """
+    run_classes = read_class_names(path)
+    if config.data_dir:
+        current = _class_folders(Path(config.data_dir))
+    else:
+        current = load_split(config)[2]
+    if current == run_classes:
+        return
+    added = [name for name in current if name not in run_classes]
+    removed = [name for name in run_classes if name not in current]
+    changes = (("new", added), ("gone", removed))
+    change = "; ".join(f"{what} {names}" for what, names in changes if names)
+    raise DataError(
+        f"the classes of {config.data_dir or 'the embedded data'} differ from the "
+        f"run's {path} ({change or 'in another order'}): train a new run for them"
+    )
+
+
 def _class_files(directory: Path, suffixes):
     """The class folders of a data directory and the files in them.
 
-    Hidden files and folders (".DS_Store", ".ipynb_checkpoints") are ignored.
+    Hidden files and folders (".DS_Store", ".ipynb_checkpoints") are ignored;
+    a dangling link is skipped, as a file that cannot be read.
 
     Returns:
         (class_names, [(label, path), ...], skipped): the files with one of
         the suffixes, and the other files, which are skipped.
     """
+    class_names = _class_folders(directory)
+    files, skipped = [], []
+    for label, name in enumerate(class_names):
+        for path in sorted((directory / name).rglob("*")):
+            parts = path.relative_to(directory).parts
+            if any(part.startswith(".") for part in parts):
+                continue
+            if path.is_symlink() and not path.exists():
+                skipped.append(path)  # a dangling link: nothing to read
+            elif not path.is_file():
+                continue
+            elif path.suffix.lower() in suffixes:
+                files.append((label, path))
+            else:
+                skipped.append(path)
+    if not files:
+        raise DataError(
+            f"data directory {directory} has no {'/'.join(suffixes)} files "
+            f"in its class folders {class_names}"
+        )
+    return class_names, files, skipped
+
+
+def _class_folders(directory: Path) -> list[str]:
+    """The names of the class folders of a data directory: two at least."""
     if not directory.is_dir():
         raise DataError(f"data directory {directory} does not exist")
     class_names = sorted(
@@ -301,30 +394,26 @@ def _class_files(directory: Path, suffixes):
             f"data directory {directory} needs one sub-folder per class and at "
             f"least two classes; found {len(class_names)}: {class_names}"
         )
-    files, skipped = [], []
-    for label, name in enumerate(class_names):
-        for path in sorted((directory / name).rglob("*")):
-            parts = path.relative_to(directory).parts
-            if not path.is_file() or any(part.startswith(".") for part in parts):
-                continue
-            if path.suffix.lower() in suffixes:
-                files.append((label, path))
-            else:
-                skipped.append(path)
-    if not files:
-        raise DataError(
-            f"data directory {directory} has no {'/'.join(suffixes)} files "
-            f"in its class folders {class_names}"
-        )
-    return class_names, files, skipped
+    return class_names
 
 
-def _check_readable(directory: Path, labels, class_names) -> None:
+def _check_classes(directory: Path, labels, class_names) -> None:
+    """Refuse class folders without a readable file: a class nothing teaches."""
     found = set(labels)
-    if len(found) < 2:
+    empty = [
+        str(directory / name)
+        for label, name in enumerate(class_names)
+        if label not in found
+    ]
+    if len(empty) == 1:
         raise DataError(
-            f"data directory {directory} has readable files in {len(found)} of its "
-            f"classes {class_names}; at least two are needed"
+            f"class folder {empty[0]} of data directory {directory} holds no "
+            "readable file: add some or remove the folder"
+        )
+    if empty:
+        raise DataError(
+            f"class folders {', '.join(empty)} of data directory {directory} hold "
+            "no readable file: add some or remove the folders"
         )
 
 
@@ -341,14 +430,34 @@ def _split(inputs, labels, validation_split: float, seed: int):
     return (inputs[train], labels[train]), (inputs[validation], labels[validation])
 
 
-def _pipeline(
-    inputs, labels, config: Config, *, shuffle: bool, vectorizer=None
-) -> tf.data.Dataset:
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
-    if shuffle:
-        dataset = dataset.shuffle(
-            len(labels), seed=config.seed, reshuffle_each_iteration=True
+def _shuffled(dataset, buffer_size: int, seed: int, epoch: tf.Variable):
+    """The dataset shuffled in an order that depends on (seed, epoch) alone.
+
+    The shuffle is made anew for each pass, from the value `epoch` holds when
+    the pass starts, rather than reshuffled from the pass count: a resumed run
+    starts its first pass at the epoch it resumes, and reads what an unbroken
+    run would (Datasets.start_epoch sets it).
+    """
+    count = dataset.cardinality()
+
+    def one_pass(_):
+        # Distinct seeds for distinct (seed, epoch) pairs.
+        pass_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch.read_value()
+        return dataset.shuffle(
+            buffer_size, seed=pass_seed, reshuffle_each_iteration=False
         )
+
+    shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    return shuffled.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def _pipeline(
+    inputs, labels, config: Config, *, vectorizer=None, epoch=None
+) -> tf.data.Dataset:
+    """Batches of (text or token ids, label); shuffled by epoch if given `epoch`."""
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    if epoch is not None:
+        dataset = _shuffled(dataset, len(labels), config.seed, epoch)
     dataset = dataset.batch(config.batch_size)
     if vectorizer is not None:
         # A batch of texts at a time: one call of the lookup per batch.

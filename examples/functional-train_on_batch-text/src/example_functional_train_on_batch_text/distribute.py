@@ -10,6 +10,7 @@ Keras 3.15 cannot run `model.train_on_batch` (keras-team/keras#20585). A project
 generated with the custom training loop trains on several machines.
 """
 
+import keras
 import tensorflow as tf
 
 
@@ -24,6 +25,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
     Returns:
         The strategy.
     """
+    if keras.backend.backend() != "tensorflow":
+        # One device: tf.distribute is TensorFlow's (config.validate refuses others).
+        return tf.distribute.get_strategy()
     if name == "auto":
         name = (
             "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
@@ -52,6 +56,10 @@ def use_xla(
     """
     if setting != "auto":
         return setting == "true"
+    if keras.backend.backend() == "jax":
+        return True  # jax.jit compiles with XLA: how JAX runs fast on any device
+    if keras.backend.backend() == "torch":
+        return False  # torch.compile: not by default
     accelerators = [
         device
         for device in tf.config.list_physical_devices()
@@ -71,4 +79,6 @@ def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA
     )
+    if keras.backend.backend() != "tensorflow":
+        return dataset  # one device: the loop takes the batches whole
     return strategy.experimental_distribute_dataset(dataset.with_options(options))

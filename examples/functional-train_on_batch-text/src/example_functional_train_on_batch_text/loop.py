@@ -3,6 +3,8 @@
 Keras compiles the step (forward, loss, gradients, update); this loop decides
 everything around it: the order of batches, the learning rate of each epoch,
 validation with `test_on_batch`, logging and checkpoints (runs.Bookkeeping).
+The same loop runs on every backend: off TensorFlow, the tf.data pipelines
+hand it NumPy batches (_batches).
 """
 
 import itertools
@@ -32,23 +34,25 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
     # Keras builds the compiled loss and metrics on the first batch it is
     # given, and cannot read shapes from the per-replica batches fed below:
     # give it one ordinary batch first.
-    model.test_on_batch(*next(iter(data.validation)))
+    model.test_on_batch(*next(iter(_batches(data.validation))))
     steps = data.train.cardinality().numpy()
     # Each replica gets its share of every global batch, not the whole batch.
     train_batches = distribute.distribute(strategy, data.train)
     validation_batches = distribute.distribute(strategy, data.validation)
     for index in range(book.completed, book.last_epoch()):
         optimizer.learning_rate = optim.learning_rate(index, config)
+        data.start_epoch(index)
+        book.start_epoch()
         print(f"Epoch {index + 1}/{config.epochs}")
         progress = keras.utils.Progbar(steps, stateful_metrics=["loss", "accuracy"])
         totals = _Totals()
-        for step, (inputs, labels) in enumerate(train_batches, start=1):
+        for step, (inputs, labels) in enumerate(_batches(train_batches), start=1):
             logs = model.train_on_batch(inputs, labels, return_dict=True)
             totals.add(logs, _batch_size(strategy, labels))
             progress.update(step, values=list(totals.means().items()))
         train_logs = totals.means()
         totals = _Totals()
-        for inputs, labels in validation_batches:
+        for inputs, labels in _batches(validation_batches):
             logs = model.test_on_batch(inputs, labels, return_dict=True)
             totals.add(logs, _batch_size(strategy, labels))
         val_logs = {f"val_{key}": value for key, value in totals.means().items()}
@@ -75,10 +79,10 @@ def step_runner(setup: Setup, config: Config):
     """
     batches = distribute.distribute(setup.strategy, setup.data.train.repeat())
     # As train_loop: one ordinary batch builds the compiled loss and metrics.
-    setup.model.test_on_batch(*next(iter(setup.data.validation)))
+    setup.model.test_on_batch(*next(iter(_batches(setup.data.validation))))
 
     def run(steps: int) -> None:
-        for inputs, labels in itertools.islice(batches, steps):
+        for inputs, labels in itertools.islice(_batches(batches), steps):
             setup.model.train_on_batch(inputs, labels)
 
     return run
@@ -108,6 +112,16 @@ class _Totals:
 
     def means(self):
         return {key: total / self.count for key, total in self.sums.items()}
+
+
+def _batches(dataset):
+    """A pipeline's batches: tf.distribute's on TensorFlow, NumPy arrays elsewhere.
+
+    JAX's train_on_batch takes NumPy arrays, not tf.Tensor.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return dataset
+    return dataset.as_numpy_iterator()
 
 
 def _batch_size(strategy, labels) -> int:

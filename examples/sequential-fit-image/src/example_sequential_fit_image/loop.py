@@ -47,6 +47,9 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
                 keras.callbacks.LearningRateScheduler(
                     lambda index: optim.learning_rate(index, config)
                 ),
+                # Before _EndEpoch, so that each epoch's progress bar ends its
+                # line before the files skipped in the epoch are named.
+                keras.callbacks.ProgbarLogger(),
                 _EndEpoch(book, data),
             ],
             shuffle=False,  # data.train reshuffles itself every epoch
@@ -86,16 +89,21 @@ def compile_model(model, optimizer, config: Config, jit_compile: bool) -> None:
 
 
 class _EndEpoch(keras.callbacks.Callback):
-    """Hands each epoch's logs to the run's Bookkeeping; stops fit early.
+    """Hands each epoch to the run's data and Bookkeeping; stops fit early.
 
-    First it names the files the pipelines skipped in the epoch.
+    As an epoch begins: its shuffle order, from (seed, epoch), and after a
+    resume the random state the checkpoint holds. As it ends: its logs.
     """
 
     def __init__(self, book: Bookkeeping, data: Datasets):
         super().__init__()
         self.book, self.data = book, data
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self.data.start_epoch(epoch)
+        self.book.start_epoch()
+
     def on_epoch_end(self, epoch, logs=None):
-        self.data.report_skipped()
+        self.data.report_skipped()  # the files the pipelines skipped in the epoch
         if self.book.end_epoch(epoch, logs):
             self.model.stop_training = True

@@ -2,7 +2,8 @@
 
 Setup is what a run trains (training.prepare makes it). Bookkeeping is each
 epoch's only writer: history.csv, TensorBoard, the best weights, a checkpoint
-of model and optimizer to resume from, and early stopping. open_run writes a
+of model and optimizer to resume from (checkpoints.py: Keras's own saving, the
+same on every backend), and early stopping. open_run writes a
 new run's files, or restores a resumed run; finish_run saves the models and
 plots the curves.
 """
@@ -17,11 +18,15 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from . import saving
+from . import checkpoints, saving
 from .config import Config, ProjectError
 from .data import Datasets
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate")
+
+
+class NoCheckpointError(ProjectError):
+    """A run has no checkpoint: it was stopped before its first epoch ended."""
 
 
 @dataclasses.dataclass
@@ -54,11 +59,11 @@ class Bookkeeping:
     epochs in a row have not beaten the best, and model.keras then holds the
     best epoch's weights.
 
-    A resumed run continues as if never stopped: the checkpoint holds the
-    epochs done, the best epoch and its validation accuracy. The best epoch's
-    own checkpoint stays in checkpoints/best/: its files are hard links to
-    those of checkpoints/, so keeping it costs no write (a copy where the file
-    system has no links).
+    A resumed run continues as if never stopped: the checkpoint
+    (checkpoints.py) holds the epochs done, the best epoch and its validation
+    accuracy, and the random states. The best epoch's weights stay in
+    checkpoints/best/: a hard link to its checkpoint's weights file, so keeping
+    it costs no write (a copy where the file system has no links).
 
     Args:
         model: The model, built.
@@ -69,46 +74,45 @@ class Bookkeeping:
     """
 
     def __init__(self, model, optimizer, config: Config, run_dir: Path, strategy):
-        self.model, self.config, self.run_dir = model, config, run_dir
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.best_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self.best_accuracy = tf.Variable(-1.0, dtype=tf.float64, trainable=False)
-        # The model's variables as a list: tf.train.Checkpoint does not follow
-        # the lists in which Keras keeps layers, so checkpointing `model` would
-        # leave out variables that no optimizer holds, such as
-        # batch-normalization statistics.
-        self.checkpoint = tf.train.Checkpoint(
-            weights=model.weights,
-            optimizer=optimizer,
-            epoch=self.epoch,
-            best_epoch=self.best_epoch,
-            best_accuracy=self.best_accuracy,
-        )
-        # Reads the weights alone from a checkpoint of self.checkpoint.
-        self.best = tf.train.Checkpoint(weights=model.weights)
+        self.model, self.optimizer = model, optimizer
+        self.config, self.run_dir = config, run_dir
+        self.completed, self.best_epoch, self.best_accuracy = 0, 0, -1.0
+        self.random_state = None  # restored; set when the next epoch starts
         self.directory = run_dir / "checkpoints"
-        self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, 2)
+        self.save_dir = self.directory
         self.writers = {}  # TensorBoard's, made when the first epoch is logged
 
-    @property
-    def completed(self) -> int:
-        """The epochs done."""
-        return int(self.epoch.numpy())
-
     def restore(self) -> int:
-        """Restore the last checkpoint; return the epochs it completed."""
-        latest = tf.train.latest_checkpoint(self.directory)
-        if latest is None:
-            raise ProjectError(f"no checkpoint to resume from in {self.directory}")
-        self.checkpoint.restore(latest).assert_existing_objects_matched()
-        if int(self.best_epoch) == self.completed:
-            self._keep_best()  # in case a kill came between the save and the links
+        """Restore the newest complete checkpoint; return the epochs it completed."""
+        if not checkpoints.checkpoints(self.directory):
+            raise NoCheckpointError(f"no checkpoint to resume from in {self.directory}")
+        try:
+            counters = checkpoints.restore(self.directory, self.model, self.optimizer)
+        except checkpoints.CheckpointError as error:
+            raise ProjectError(str(error)) from error
+        self.random_state = counters.pop("random_state", None)
+        self.completed = int(counters["epoch"])
+        self.best_epoch = int(counters["best_epoch"])
+        self.best_accuracy = float(counters["best_accuracy"])
+        if self.best_epoch == self.completed:
+            self._keep_best()  # in case a kill came between the save and the link
         return self.completed
+
+    def start_epoch(self) -> None:
+        """Every loop calls it as an epoch starts: after a resume, the random state.
+
+        The backend's global random state (PyTorch's) is set as the first
+        resumed epoch starts, not on restore: fit draws from it (its data
+        loader) before its first epoch.
+        """
+        if self.random_state is not None:
+            checkpoints.set_random_state(self.random_state)
+            self.random_state = None
 
     def stopped(self) -> bool:
         """Whether early stopping ends the run after the epochs done."""
         patience = self.config.early_stopping_patience
-        return patience > 0 and self.completed - int(self.best_epoch) >= patience
+        return patience > 0 and self.completed - self.best_epoch >= patience
 
     def last_epoch(self) -> int:
         """config.epochs, or the epochs done if early stopping already ended the run."""
@@ -118,30 +122,36 @@ class Bookkeeping:
         """Log, keep the best weights and checkpoint epoch `index` (from 0).
 
         The order makes a kill at any point safe. A kill after the history row
-        leaves a row that resuming drops and repeats, never a missing one.
-        CheckpointManager writes a new checkpoint's files before the
-        `checkpoint` file that names the latest, so a kill during a save leaves
-        the previous one to resume from. A kill after a save that names its
-        epoch the best, before checkpoints/best/ has it, is mended by restore.
+        leaves a row that resuming drops and repeats, never a missing one. A
+        checkpoint is renamed into place once complete, so a kill during a
+        save leaves the previous one to resume from. A kill after a save that
+        names its epoch the best, before checkpoints/best/ has it, is mended by
+        restore.
 
         Returns:
             True when early stopping ends the run here.
         """
         self._log(index, logs)
-        completed = index + 1
-        improved = logs["val_accuracy"] > self.best_accuracy.numpy()
+        self.completed = index + 1
+        improved = logs["val_accuracy"] > self.best_accuracy
         if improved:
-            self.best_accuracy.assign(logs["val_accuracy"])
-            self.best_epoch.assign(completed)
-        self.epoch.assign(completed)
-        self.manager.save(checkpoint_number=completed)
+            self.best_accuracy = float(logs["val_accuracy"])
+            self.best_epoch = self.completed
+        counters = {
+            "epoch": self.completed,
+            "best_epoch": self.best_epoch,
+            "best_accuracy": self.best_accuracy,
+        }
+        checkpoints.save(
+            self.save_dir, self.completed, self.model, self.optimizer, counters
+        )
         if improved:
             self._keep_best()
         if not self.stopped():
             return False
         print(
-            f"Early stopping after epoch {completed}: the best validation accuracy, "
-            f"{float(self.best_accuracy):.4f}, is from epoch {int(self.best_epoch)}"
+            f"Early stopping after epoch {self.completed}: the best validation "
+            f"accuracy, {self.best_accuracy:.4f}, is from epoch {self.best_epoch}"
         )
         return True
 
@@ -151,11 +161,11 @@ class Bookkeeping:
         Args:
             model: What to save; it shares its weights with the trained model.
         """
-        best_epoch = int(self.best_epoch)
-        path = self.directory / "best" / f"ckpt-{best_epoch}"
+        best_epoch = self.best_epoch
+        path = self.directory / "best" / f"ckpt-{best_epoch}.weights.h5"
         if self.config.early_stopping_patience and best_epoch:
             # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
-            self._restore_best(path)
+            self.model.load_weights(path)
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
             partial = self.run_dir / ".best.partial.keras"
@@ -164,33 +174,25 @@ class Bookkeeping:
             return
         # The best epoch's weights for best.keras; then the last epoch's again.
         last = self.model.get_weights()
-        self._restore_best(path)
+        self.model.load_weights(path)
         saving.save_model(model, self.run_dir / "best.keras")
         self.model.set_weights(last)
 
-    def _restore_best(self, path: Path) -> None:
-        """Restore the model's weights from the best epoch's checkpoint.
-
-        The checkpoint holds the optimizer and the epoch counters too: only the
-        weights are wanted, so the rest is expected to stay unread.
-        """
-        self.best.restore(path).assert_existing_objects_matched().expect_partial()
-
     def _keep_best(self) -> None:
-        """Link the best epoch's checkpoint into checkpoints/best/, alone there."""
+        """Link the best epoch's weights into checkpoints/best/, alone there."""
         best = self.directory / "best"
         best.mkdir(exist_ok=True)
-        prefix = f"ckpt-{int(self.best_epoch)}."
-        for source in self.directory.glob(prefix + "*"):
-            partial = best / f".{source.name}.partial"
-            partial.unlink(missing_ok=True)
-            try:
-                os.link(source, partial)
-            except OSError:
-                shutil.copyfile(source, partial)
-            partial.replace(best / source.name)
+        name = f"ckpt-{self.best_epoch}.weights.h5"
+        source = self.directory / f"ckpt-{self.best_epoch}" / checkpoints.WEIGHTS
+        partial = best / f".{name}.partial"
+        partial.unlink(missing_ok=True)
+        try:
+            os.link(source, partial)
+        except OSError:
+            shutil.copyfile(source, partial)
+        partial.replace(best / name)
         for old in best.glob("ckpt-*"):
-            if not old.name.startswith(prefix):
+            if old.name != name:
                 old.unlink()
 
     def _log(self, index: int, logs: dict[str, float]) -> None:
@@ -216,30 +218,47 @@ class Bookkeeping:
             self.writers[split].flush()
 
 
-def open_run(book: Bookkeeping, data: Datasets, *, resume: bool) -> None:
+def open_run(book: Bookkeeping, data: Datasets, *, resume: bool) -> bool:
     """Write a new run's files, or restore a resumed run's last checkpoint.
+
+    A resumed run without a checkpoint (stopped before its first epoch ended)
+    starts afresh in its directory, so that the same command can be rerun
+    after a kill at any moment.
 
     Args:
         book: The run's Bookkeeping: its model, settings and directory.
         data: The pipelines, whose class names the run directory records.
         resume: Continue from the last checkpoint in the run directory.
 
+    Returns:
+        Whether there are epochs to train: False for a resumed run that has
+        completed its epochs and saved its model.
+
     Raises:
         ProjectError: config.epochs is below the epochs the run has completed.
     """
     config, run_dir = book.config, book.run_dir
     if resume:
-        completed = book.restore()
+        try:
+            completed = book.restore()
+        except NoCheckpointError:
+            print(f"{run_dir} has no completed epoch: starting it afresh")
+            resume = False
+    if resume:
         if config.epochs < completed:
             raise ProjectError(
                 f"epochs must be at least {completed}, the epochs {run_dir} has "
                 f"completed; got {config.epochs}"
             )
+        if completed == book.last_epoch() and (run_dir / "model.keras").is_file():
+            print(f"{run_dir} has completed its {completed} epochs: nothing to do")
+            return False
         print(f"Resuming {run_dir} after epoch {completed} of {config.epochs}")
         _write_text(run_dir / "config.toml", config.to_toml())
         _truncate_history(run_dir, completed)
     else:
         _write_run_files(book.model, config, data, run_dir)
+    return True
 
 
 def finish_run(book: Bookkeeping, model: keras.Model) -> dict[str, list[float]]:
@@ -306,13 +325,19 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _write_run_files(model, config: Config, data: Datasets, run_dir: Path) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """The files a run starts with; config.toml first, which makes it resumable.
+
+    A run started afresh in its directory keeps no history row of before.
+    """
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ProjectError(f"cannot make run directory {run_dir}: {error}") from None
     _write_text(run_dir / "config.toml", config.to_toml())
-    (run_dir / "class_names.json").write_text(
-        json.dumps(data.class_names), encoding="utf-8"
-    )
+    _write_text(run_dir / "class_names.json", json.dumps(data.class_names))
+    _truncate_history(run_dir, 0)
     lines = []
     model.summary(print_fn=lambda line, **kwargs: lines.append(line), line_length=100)
-    (run_dir / "summary.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _write_text(run_dir / "summary.txt", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"Run directory: {run_dir}")

@@ -7,8 +7,11 @@ names, for `keras.saving.load_model(path, custom_objects=CUSTOM_OBJECTS)` and
 for readers who want to see what a saved model needs.
 """
 
+import contextlib
 import importlib.util
 import os
+import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -111,7 +114,108 @@ EXPORT_PACKAGES = {"onnx": ("tf2onnx", "onnxruntime"), "litert": ("ai_edge_liter
 
 
 class ExportError(ProjectError):
-    """An export format whose packages are not installed."""
+    """An export format whose packages are not installed, or a target in the way."""
+
+
+def export_target(directory: str | Path, format: str, overwrite: bool) -> Path:
+    """Where an export goes, checked before any work: nothing replaced unasked.
+
+    A SavedModel is the directory itself; onnx and litert write one file into
+    it. An export already there is replaced only with overwrite; anything else
+    in the way (a file, a directory of other things) never is.
+
+    Returns:
+        The path export_model writes: the directory, or the file in it.
+
+    Raises:
+        ExportError: The target exists and may not be replaced.
+    """
+    directory = Path(directory)
+    target = directory if format == "saved_model" else directory / EXPORT_FILES[format]
+    if directory.exists() and not directory.is_dir():
+        raise ExportError(f"{directory} is a file, not a directory to export to")
+    if format == "saved_model":
+        occupied = directory.is_dir() and any(directory.iterdir())
+        is_export = tf.saved_model.contains_saved_model(str(directory))
+    else:
+        occupied = target.exists() or target.is_symlink()
+        is_export = target.is_file()
+    if occupied and not is_export:
+        raise ExportError(
+            f"{target} already holds something other than a {format} export; "
+            "choose another directory"
+        )
+    if occupied and not overwrite:
+        raise ExportError(
+            f"{target} already holds a {format} export; add --overwrite to replace it"
+        )
+    return target
+
+
+@contextlib.contextmanager
+def staged_export(directory: str | Path):
+    """A fresh directory beside `directory` to write and check an export in.
+
+    install_export moves what it holds into place; whatever is left (an export
+    that failed its check) is removed on the way out.
+    """
+    directory = Path(directory)
+    partial = directory.with_name(f".{directory.name}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        yield partial
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def install_export(partial: Path, directory: str | Path, format: str) -> Path:
+    """Move a checked export from staged_export's directory into place.
+
+    A SavedModel replaces the one at `directory` in one step where Linux
+    allows (renameat2 RENAME_EXCHANGE); elsewhere the old one is renamed aside
+    first, so that a kill between the two renames leaves it whole beside the
+    target. A model file is renamed over the old one, after the files written
+    beside it.
+
+    Returns:
+        The SavedModel directory, or the model file, now in place.
+    """
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    if format == "saved_model":
+        if not directory.is_dir():
+            os.replace(partial, directory)
+        elif _exchange(partial, directory):
+            shutil.rmtree(partial)  # now the old export
+        else:
+            old = directory.with_name(f".{directory.name}.replaced")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(directory, old)
+            os.replace(partial, directory)
+            shutil.rmtree(old)
+        return directory
+    directory.mkdir(exist_ok=True)
+    model_file = EXPORT_FILES[format]
+    for path in sorted(partial.iterdir(), key=lambda path: path.name == model_file):
+        os.replace(path, directory / path.name)
+    return directory / model_file
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2); False where unavailable."""
+    if sys.platform != "linux":
+        return False
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except AttributeError:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    status = renameat2(
+        at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange
+    )
+    return status == 0
 
 
 def export_model(

@@ -17,6 +17,7 @@ layers, so saved and exported models see images as they are.
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import keras
@@ -76,6 +77,7 @@ class Datasets:
             images.
         decode_logs: What the pipelines of a data directory delivered, to name
             the files they could not decode.
+        epoch: The epoch whose order the training data takes (start_epoch).
     """
 
     train: tf.data.Dataset
@@ -84,6 +86,16 @@ class Datasets:
     config: Config
     skipped: list[Path] = dataclasses.field(default_factory=list)
     decode_logs: list["DecodeLog"] = dataclasses.field(default_factory=list)
+    epoch: tf.Variable | None = None
+
+    def start_epoch(self, index: int) -> None:
+        """Shuffle the training data of epoch `index` (from 0) as (seed, index) say.
+
+        Every loop calls it before each epoch: the order depends on the seed
+        and the epoch alone, so that a resumed run reads what an unbroken one
+        would.
+        """
+        self.epoch.assign(index)
 
     def report_skipped(self) -> None:
         """Print the files found undecodable since the last call.
@@ -114,21 +126,24 @@ def load_datasets(config: Config) -> Datasets:
     """
     train, validation, class_names, skipped = load_split(config)
     config = size_image_settings(config, train[0])
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     if not config.data_dir:
         return Datasets(
-            train=_pipeline(*train, config, split="train"),
+            train=_pipeline(*train, config, split="train", epoch=epoch),
             validation=_pipeline(*validation, config, split="validation"),
             class_names=class_names,
             config=config,
+            epoch=epoch,
         )
     logs = [DecodeLog(train[0]), DecodeLog(validation[0])]
     return Datasets(
-        train=_pipeline(*train, config, split="train", log=logs[0]),
+        train=_pipeline(*train, config, split="train", log=logs[0], epoch=epoch),
         validation=_pipeline(*validation, config, split="validation", log=logs[1]),
         class_names=class_names,
         config=config,
         skipped=skipped,
         decode_logs=logs,
+        epoch=epoch,
     )
 
 
@@ -147,7 +162,7 @@ def load_split(config: Config):
         embedded digits) or file names (a data directory).
 
     Raises:
-        DataError: As load_datasets.
+        DataError: As load_datasets, and a split none of whose files decodes.
     """
     skipped = []
     if config.data_dir:
@@ -155,6 +170,9 @@ def load_split(config: Config):
     else:
         inputs, labels, class_names = embedded_digits()
     train, validation = _split(inputs, labels, config.validation_split, config.seed)
+    if config.data_dir:
+        for split, (paths, _) in (("training", train), ("validation", validation)):
+            _check_decodable(Path(config.data_dir), split, paths)
     return train, validation, class_names, skipped
 
 
@@ -184,7 +202,8 @@ def read_directory(directory: Path):
         (paths, labels, class_names, skipped).
 
     Raises:
-        DataError: Fewer than two classes, or no readable image.
+        DataError: Fewer than two classes, or a class folder without a
+            readable image.
     """
     class_names, files, skipped = _class_files(directory, IMAGE_SUFFIXES)
     paths, labels = [], []
@@ -194,7 +213,7 @@ def read_directory(directory: Path):
             labels.append(label)
         else:
             skipped.append(path)
-    _check_readable(directory, labels, class_names)
+    _check_classes(directory, labels, class_names)
     return np.array(paths), np.array(labels, dtype="int32"), class_names, skipped
 
 
@@ -340,10 +359,35 @@ def read_image(path: Path, image_size: int, channels: int, background: str):
     """
     if not Path(path).is_file():
         raise DataError(f"no image file at {path}")
-    try:
-        return load_image(str(path), image_size, channels, background)
-    except tf.errors.InvalidArgumentError as error:
-        raise DataError(f"cannot read {path} as an image") from error
+    # Through tf.data, which drops a file that fails without a TensorFlow warning.
+    decoded = list(
+        tf.data.Dataset.from_tensors(str(path))
+        .map(lambda name: load_image(name, image_size, channels, background))
+        .ignore_errors()
+    )
+    if not decoded:
+        raise DataError(f"cannot read {path} as an image")
+    return decoded[0]
+
+
+def _check_decodable(directory: Path, split: str, paths) -> None:
+    """Refuse a split none of whose files decodes, before any training.
+
+    Files are decoded in order until one succeeds: one decode where the data
+    is sound, every file only where none decodes.
+    """
+    decoded = (
+        tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=str))
+        .map(lambda path: load_image(path, 8, 1))
+        .ignore_errors()  # quietly, unlike an eager decode
+        .take(1)
+    )
+    if len(list(decoded)):
+        return
+    raise DataError(
+        f"none of the {len(paths)} {split} files of data directory {directory} "
+        f"decodes as an image (the first: {paths[0]})"
+    )
 
 
 def labelled_batches(config: Config, inputs, labels) -> tf.data.Dataset:
@@ -392,15 +436,93 @@ def describe(inputs, index: int) -> str:
     return f"embedded digit {index} of the split"
 
 
+def read_class_names(path: Path) -> list[str]:
+    """The class names a run saved (its class_names.json), checked.
+
+    Raises:
+        DataError: The file is missing, not JSON, or not a list of names.
+    """
+    try:
+        names = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"no {path}: it lists the run's classes") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(
+            f"{path} is damaged ({error}); it lists the run's classes"
+        ) from None
+    if not (
+        isinstance(names, list) and names and all(isinstance(n, str) for n in names)
+    ):
+        raise DataError(f"{path} is damaged: not a list of class names")
+    return names
+
+
+def check_class_names(path: Path, config: Config) -> None:
+    """Refuse data whose classes are not those of a run (its class_names.json).
+
+    A resumed run or an evaluated model tells its classes apart by their
+    index: a class added, removed or renamed since would shift them.
+
+    Args:
+        path: The run's class_names.json, named in the error.
+        config: Reads data_dir (the embedded data when empty), validation_split
+            and seed.
+
+    Raises:
+        DataError: Naming the classes added and removed since the run.
+    """
+    run_classes = read_class_names(path)
+    if config.data_dir:
+        current = _class_folders(Path(config.data_dir))
+    else:
+        current = load_split(config)[2]
+    if current == run_classes:
+        return
+    added = [name for name in current if name not in run_classes]
+    removed = [name for name in run_classes if name not in current]
+    changes = (("new", added), ("gone", removed))
+    change = "; ".join(f"{what} {names}" for what, names in changes if names)
+    raise DataError(
+        f"the classes of {config.data_dir or 'the embedded data'} differ from the "
+        f"run's {path} ({change or 'in another order'}): train a new run for them"
+    )
+
+
 def _class_files(directory: Path, suffixes):
     """The class folders of a data directory and the files in them.
 
-    Hidden files and folders (".DS_Store", ".ipynb_checkpoints") are ignored.
+    Hidden files and folders (".DS_Store", ".ipynb_checkpoints") are ignored;
+    a dangling link is skipped, as a file that cannot be read.
 
     Returns:
         (class_names, [(label, path), ...], skipped): the files with one of
         the suffixes, and the other files, which are skipped.
     """
+    class_names = _class_folders(directory)
+    files, skipped = [], []
+    for label, name in enumerate(class_names):
+        for path in sorted((directory / name).rglob("*")):
+            parts = path.relative_to(directory).parts
+            if any(part.startswith(".") for part in parts):
+                continue
+            if path.is_symlink() and not path.exists():
+                skipped.append(path)  # a dangling link: nothing to read
+            elif not path.is_file():
+                continue
+            elif path.suffix.lower() in suffixes:
+                files.append((label, path))
+            else:
+                skipped.append(path)
+    if not files:
+        raise DataError(
+            f"data directory {directory} has no {'/'.join(suffixes)} files "
+            f"in its class folders {class_names}"
+        )
+    return class_names, files, skipped
+
+
+def _class_folders(directory: Path) -> list[str]:
+    """The names of the class folders of a data directory: two at least."""
     if not directory.is_dir():
         raise DataError(f"data directory {directory} does not exist")
     class_names = sorted(
@@ -413,30 +535,26 @@ def _class_files(directory: Path, suffixes):
             f"data directory {directory} needs one sub-folder per class and at "
             f"least two classes; found {len(class_names)}: {class_names}"
         )
-    files, skipped = [], []
-    for label, name in enumerate(class_names):
-        for path in sorted((directory / name).rglob("*")):
-            parts = path.relative_to(directory).parts
-            if not path.is_file() or any(part.startswith(".") for part in parts):
-                continue
-            if path.suffix.lower() in suffixes:
-                files.append((label, path))
-            else:
-                skipped.append(path)
-    if not files:
-        raise DataError(
-            f"data directory {directory} has no {'/'.join(suffixes)} files "
-            f"in its class folders {class_names}"
-        )
-    return class_names, files, skipped
+    return class_names
 
 
-def _check_readable(directory: Path, labels, class_names) -> None:
+def _check_classes(directory: Path, labels, class_names) -> None:
+    """Refuse class folders without a readable file: a class nothing teaches."""
     found = set(labels)
-    if len(found) < 2:
+    empty = [
+        str(directory / name)
+        for label, name in enumerate(class_names)
+        if label not in found
+    ]
+    if len(empty) == 1:
         raise DataError(
-            f"data directory {directory} has readable files in {len(found)} of its "
-            f"classes {class_names}; at least two are needed"
+            f"class folder {empty[0]} of data directory {directory} holds no "
+            "readable file: add some or remove the folder"
+        )
+    if empty:
+        raise DataError(
+            f"class folders {', '.join(empty)} of data directory {directory} hold "
+            "no readable file: add some or remove the folders"
         )
 
 
@@ -451,6 +569,27 @@ def _split(inputs, labels, validation_split: float, seed: int):
         )
     validation, train = order[:count], order[count:]
     return (inputs[train], labels[train]), (inputs[validation], labels[validation])
+
+
+def _shuffled(dataset, buffer_size: int, seed: int, epoch: tf.Variable):
+    """The dataset shuffled in an order that depends on (seed, epoch) alone.
+
+    The shuffle is made anew for each pass, from the value `epoch` holds when
+    the pass starts, rather than reshuffled from the pass count: a resumed run
+    starts its first pass at the epoch it resumes, and reads what an unbroken
+    run would (Datasets.start_epoch sets it).
+    """
+    count = dataset.cardinality()
+
+    def one_pass(_):
+        # Distinct seeds for distinct (seed, epoch) pairs.
+        pass_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch.read_value()
+        return dataset.shuffle(
+            buffer_size, seed=pass_seed, reshuffle_each_iteration=False
+        )
+
+    shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    return shuffled.apply(tf.data.experimental.assert_cardinality(count))
 
 
 def augments(config: Config) -> bool:
@@ -488,7 +627,13 @@ def augmentation(seed: int, policy: str = "full") -> keras.layers.Pipeline:
 
 
 def _pipeline(
-    inputs, labels, config: Config, *, split: str, log: DecodeLog | None = None
+    inputs,
+    labels,
+    config: Config,
+    *,
+    split: str,
+    log: DecodeLog | None = None,
+    epoch: tf.Variable | None = None,
 ) -> tf.data.Dataset:
     """Batches of (image, label): from in-memory images, or from image files.
 
@@ -500,14 +645,13 @@ def _pipeline(
         split: "train" (reshuffled every epoch, and augmented if configured)
             or "validation" (in a fixed order).
         log: Records the files each batch delivers.
+        epoch: The epoch whose order the training data takes.
     """
     training = split == "train"
     if log is None:
         dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
         if training:
-            dataset = dataset.shuffle(
-                len(labels), seed=config.seed, reshuffle_each_iteration=True
-            )
+            dataset = _shuffled(dataset, len(labels), config.seed, epoch)
         size = (config.image_size, config.image_size)
         dataset = dataset.map(
             lambda image, label: (
@@ -517,7 +661,7 @@ def _pipeline(
             num_parallel_calls=tf.data.AUTOTUNE,
         ).batch(config.batch_size)
     else:
-        dataset = _image_files(inputs, labels, config, split, log)
+        dataset = _image_files(inputs, labels, config, split, log, epoch)
     if training and augments(config):
         augment = augmentation(config.seed, config.augment)
         dataset = dataset.map(
@@ -531,7 +675,7 @@ def _pipeline(
     return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
-def _image_files(paths, labels, config: Config, split: str, log: DecodeLog):
+def _image_files(paths, labels, config: Config, split: str, log: DecodeLog, epoch):
     """Batches of (image, label) decoded from files in parallel, as training runs.
 
     A file that fails to decode is dropped, and the split's first files that
@@ -550,9 +694,7 @@ def _image_files(paths, labels, config: Config, split: str, log: DecodeLog):
     dataset = files
     if shuffle and config.cache == "none":
         # File names are cheap to shuffle: shuffled before they are decoded.
-        dataset = files.shuffle(
-            len(labels), seed=config.seed, reshuffle_each_iteration=True
-        )
+        dataset = _shuffled(files, len(labels), config.seed, epoch)
     dataset = dataset.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     refill = files.map(decode, num_parallel_calls=tf.data.AUTOTUNE)
     refill = refill.ignore_errors().repeat()
@@ -563,9 +705,7 @@ def _image_files(paths, labels, config: Config, split: str, log: DecodeLog):
             buffer = len(labels)
             if config.cache != "memory":
                 buffer = min(buffer, FILE_CACHE_SHUFFLE_BUFFER)
-            dataset = dataset.shuffle(
-                buffer, seed=config.seed, reshuffle_each_iteration=True
-            )
+            dataset = _shuffled(dataset, buffer, config.seed, epoch)
 
     def record(images, targets, indices):
         delivered = tf.py_function(log.record, [indices], Tout=tf.int64)

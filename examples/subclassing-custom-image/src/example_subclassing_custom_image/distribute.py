@@ -10,6 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import keras
 import tensorflow as tf
 
 from .config import ProjectError
@@ -33,6 +34,9 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
         ProjectError: "multi-worker" with neither TF_CONFIG nor a SLURM job to
             describe the cluster.
     """
+    if keras.backend.backend() != "tensorflow":
+        # One device: tf.distribute is TensorFlow's (config.validate refuses others).
+        return tf.distribute.get_strategy()
     if name == "auto":
         name = (
             "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "default"
@@ -95,6 +99,10 @@ def use_xla(
     """
     if setting != "auto":
         return setting == "true"
+    if keras.backend.backend() == "jax":
+        return True  # jax.jit compiles with XLA: how JAX runs fast on any device
+    if keras.backend.backend() == "torch":
+        return False  # torch.compile: not by default
     accelerators = [
         device
         for device in tf.config.list_physical_devices()
@@ -115,4 +123,6 @@ def distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset):
     options.experimental_distribute.auto_shard_policy = (
         tf.data.experimental.AutoShardPolicy.DATA
     )
+    if keras.backend.backend() != "tensorflow":
+        return dataset  # one device: the loop takes the batches whole
     return strategy.experimental_distribute_dataset(dataset.with_options(options))

@@ -1,20 +1,23 @@
-"""Training with a custom loop: `tf.GradientTape` in a compiled `tf.function`.
+"""Training with a custom loop: the epochs here, the steps in steps_<backend>.py.
 
-Every part of a step is written out: the forward pass, the loss averaged over
-the global batch, the gradients, the update, and the metrics. Change any of it
-(several losses, gradient clipping, a second model) right here, in make_steps.
-Each epoch is handed to the Bookkeeping the three loops share (runs.py).
+Every part of a step is written out, in the idiom of the backend Keras runs
+on: the forward pass, the loss, the gradients, the update, and the metrics.
+Change any of it (several losses, gradient clipping, a second model) in
+steps_tensorflow.py, steps_jax.py or steps_torch.py. This module runs the
+epochs around them, the same on every backend: the learning rate of each
+epoch, progress, validation; each epoch is handed to the Bookkeeping the three
+loops share (runs.py).
 """
 
 import itertools
 import time
 
 import keras
-import tensorflow as tf
 
-from . import backbones, distribute, optim
+from . import backbones, optim
 from .config import Config
 from .runs import Bookkeeping, Setup
+from .steps import make_steps
 
 
 def train_loop(setup: Setup, config: Config, book: Bookkeeping):
@@ -26,37 +29,31 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
         config: Reads epochs, the learning-rate schedule and label_smoothing.
         book: Logs and checkpoints each epoch, and says when to stop.
     """
-    optimizer, data, strategy = setup.optimizer, setup.data, setup.strategy
+    optimizer, data = setup.optimizer, setup.data
     steps = data.train.cardinality().numpy()
-    train_batches = distribute.distribute(strategy, data.train)
-    validation_batches = distribute.distribute(strategy, data.validation)
-    specs = train_batches.element_spec, validation_batches.element_spec
     backbones.set_trainable(setup.model, config, book.completed)
-    metrics, distributed_train_step, distributed_validation_step = make_steps(
-        setup, config, *specs
-    )
+    loop = make_steps(setup, config)
 
     for index in range(book.completed, book.last_epoch()):
         if backbones.set_trainable(setup.model, config, index):
-            # New traces: the old ones hold the trainable variables they saw.
-            metrics, distributed_train_step, distributed_validation_step = make_steps(
-                setup, config, *specs
-            )
+            # New steps: the old ones hold the trainable variables they saw.
+            loop = make_steps(setup, config)
         optimizer.learning_rate = optim.learning_rate(index, config)
+        data.start_epoch(index)
+        book.start_epoch()
         print(f"Epoch {index + 1}/{config.epochs}")
-        progress = keras.utils.Progbar(steps, stateful_metrics=list(metrics))
-        for metric in metrics.values():
-            metric.reset_state()
+        progress = keras.utils.Progbar(steps, stateful_metrics=list(loop.metrics))
+        loop.start_epoch()
         start = time.perf_counter()
-        for step, batch in enumerate(train_batches, start=1):
-            distributed_train_step(batch)
+        for step, batch in enumerate(loop.batches(data.train), start=1):
+            loop.train(batch)
+            results = loop.results()
             progress.update(
-                step,
-                values=[(key, metrics[key].result()) for key in ("loss", "accuracy")],
+                step, values=[(key, results[key]) for key in ("loss", "accuracy")]
             )
-        for batch in validation_batches:
-            distributed_validation_step(batch)
-        logs = {key: float(metric.result()) for key, metric in metrics.items()}
+        for batch in loop.batches(data.validation):
+            loop.validate(batch)
+        logs = loop.end_epoch()
         logs["learning_rate"] = optim.learning_rate(index, config)
         progress.update(steps, values=list(logs.items()), finalize=True)
         print(f"{time.perf_counter() - start:.1f} s")
@@ -76,77 +73,14 @@ def step_runner(setup: Setup, config: Config):
         A function run(steps) that trains `steps` steps, as train does, on
         batches from a fresh pass over the training data.
     """
-    batches = distribute.distribute(setup.strategy, setup.data.train.repeat())
-    validation_batches = distribute.distribute(setup.strategy, setup.data.validation)
-    metrics, train_step, _ = make_steps(
-        setup, config, batches.element_spec, validation_batches.element_spec
-    )
+    loop = make_steps(setup, config)
+    batches = iter(loop.batches(setup.data.train.repeat()))
+    loop.start_epoch()
 
     def run(steps: int) -> None:
         for batch in itertools.islice(batches, steps):
-            train_step(batch)
+            loop.train(batch)
         # Waits for the last step.
-        metrics["loss"].result().numpy()
+        loop.results()
 
     return run
-
-
-def make_steps(setup: Setup, config: Config, train_spec, validation_spec):
-    """The custom loop's metrics and its compiled training and validation steps.
-
-    Args:
-        setup: The strategy, and the model and optimizer built in its scope.
-        config: Reads label_smoothing.
-        train_spec: The element_spec of the distributed training batches.
-        validation_spec: The same for the validation batches.
-
-    Returns:
-        (metrics, train_step, validation_step): the steps take one
-        distributed batch and update the metrics, a dict of Keras metrics.
-    """
-    model, optimizer, strategy = setup.model, setup.optimizer, setup.strategy
-    loss_fn = optim.make_loss(config, reduction=None)
-    with strategy.scope():
-        metrics = {
-            "loss": keras.metrics.Mean(name="loss"),
-            "accuracy": keras.metrics.SparseCategoricalAccuracy(name="accuracy"),
-            "val_loss": keras.metrics.Mean(name="val_loss"),
-            "val_accuracy": keras.metrics.SparseCategoricalAccuracy(
-                name="val_accuracy"
-            ),
-        }
-
-    # Each replica's step, compiled as fit compiles its own: with XLA or not.
-    @tf.function(jit_compile=setup.jit_compile)
-    def train_step(inputs, labels):
-        with tf.GradientTape() as tape:
-            probabilities = model(inputs, training=True)
-            per_example_loss = loss_fn(labels, probabilities)
-            # Averaged over the global batch: each replica adds its share.
-            loss = tf.nn.compute_average_loss(per_example_loss)
-            # Scaled up under mixed_float16 (a LossScaleOptimizer), else unchanged;
-            # apply_gradients unscales the gradients.
-            scaled_loss = optimizer.scale_loss(loss)
-        gradients = tape.gradient(scaled_loss, model.trainable_variables)
-        optimizer.apply_gradients(
-            zip(gradients, model.trainable_variables, strict=True)
-        )
-        metrics["loss"].update_state(per_example_loss)
-        metrics["accuracy"].update_state(labels, probabilities)
-
-    @tf.function(jit_compile=setup.jit_compile)
-    def validation_step(inputs, labels):
-        probabilities = model(inputs, training=False)
-        metrics["val_loss"].update_state(loss_fn(labels, probabilities))
-        metrics["val_accuracy"].update_state(labels, probabilities)
-
-    # One trace serves every batch, the last partial one included.
-    @tf.function(input_signature=[train_spec])
-    def distributed_train_step(batch):
-        strategy.run(train_step, args=batch)
-
-    @tf.function(input_signature=[validation_spec])
-    def distributed_validation_step(batch):
-        strategy.run(validation_step, args=batch)
-
-    return metrics, distributed_train_step, distributed_validation_step

@@ -1,4 +1,7 @@
-"""A quiet start-up: TensorFlow's start-up notices, only when asked for.
+"""Start-up: the Keras backend, and TensorFlow's start-up notices only when asked for.
+
+``use_backend(name)`` sets KERAS_BACKEND before Keras is first imported (Keras
+reads it once, on import).
 
 As it loads, TensorFlow prints notices to the process's standard error (oneDNN,
 CUDA drivers, CPU instructions) from C++, some before its logging reads
@@ -17,6 +20,8 @@ import sys
 import tempfile
 from contextlib import contextmanager
 
+from .config import ProjectError
+
 # An INFO line of TensorFlow's C++ logging, in absl's format or TensorFlow's own.
 _INFO = re.compile(r"(I\d{4} [\d:.]+ +\d+ |\d{4}-\d\d-\d\d [\d:.]+: I )\S+:\d+\] ")
 # Other lines that only say the same start-up things.
@@ -31,13 +36,34 @@ _NO_DRIVER = "Could not find cuda drivers on your machine"
 _NO_CUDA = "failed call to cuInit"
 
 
+def use_backend(name: str) -> None:
+    """Make `name` ("tensorflow", "jax" or "torch") the backend Keras imports.
+
+    Raises:
+        ProjectError: Keras is already imported with another backend.
+    """
+    if "keras" in sys.modules:
+        import keras
+
+        if keras.backend.backend() != name:
+            raise ProjectError(
+                f"backend {name!r} was asked for, but Keras already runs on "
+                f"{keras.backend.backend()!r}"
+            )
+        return
+    os.environ["KERAS_BACKEND"] = name
+
+
 def quiet_tensorflow() -> None:
     """Hold back TensorFlow's start-up notices when it is first imported.
 
-    Does nothing where the user set TF_CPP_MIN_LOG_LEVEL (they chose what to
-    see) or TensorFlow is already imported.
+    Does nothing where the user set TF_CPP_MIN_LOG_LEVEL=0 (they asked to see
+    everything) or TensorFlow is already imported. A level of 1 to 3 hides the
+    notices too (TensorFlow prints some of them whatever the level), and is
+    kept for what TensorFlow logs later.
     """
-    if "TF_CPP_MIN_LOG_LEVEL" in os.environ or "tensorflow" in sys.modules:
+    everything = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "").strip() == "0"
+    if everything or "tensorflow" in sys.modules:
         return
     if not any(isinstance(finder, _QuietFinder) for finder in sys.meta_path):
         sys.meta_path.insert(0, _QuietFinder())

@@ -33,7 +33,8 @@ def train(
     Args:
         config: The validated settings.
         run_dir: The run's directory; created if needed.
-        resume: Continue from the last checkpoint in run_dir.
+        resume: Continue from the last checkpoint in run_dir; a run without
+            one (stopped before its first epoch ended) starts afresh there.
 
     Returns:
         The history of every epoch, resumed ones included: a list per key of
@@ -51,8 +52,8 @@ def train(
         print(f"Skipped file (unreadable or not an image): {path}")
     print(f"Precision {config.precision}, XLA {'on' if setup.jit_compile else 'off'}")
     book = runs.Bookkeeping(model, optimizer, config, run_dir, strategy)
-    runs.open_run(book, data, resume=resume)
-
+    if not runs.open_run(book, data, resume=resume):
+        return runs.read_history(run_dir)  # rerun after its end: nothing to do
     loop.train_loop(setup, config, book)
     backbones.unfreeze(model, config)
     return runs.finish_run(book, model)

@@ -1,0 +1,71 @@
+"""Training, resume and reload on each Keras backend installed (slow: one process each).
+
+A backend that is not installed is skipped, with the reason and the extra that
+installs it.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+PROJECT = Path(__file__).parents[1]
+PACKAGE = "example_sequential_fit_image"
+BACKENDS = ("tensorflow", "jax", "torch")
+# The small preset's defaults, two short epochs, bit for bit repeatable.
+SETTINGS = ("--epochs", "2", "--batch-size", "128", "--deterministic")
+
+
+def run(backend: str, *args) -> str:
+    """Run `python -m PACKAGE ARGS...` on `backend`; fail on an error."""
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": backend,
+        "PYTHONPATH": str(PROJECT / "src"),
+        "OMP_NUM_THREADS": "1",  # PyTorch crawls on busy cores without it
+    }
+    command = [sys.executable, "-m", PACKAGE, *map(str, args)]
+    result = subprocess.run(
+        command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, f"{command}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def weights(run_dir: Path) -> list[np.ndarray]:
+    from example_sequential_fit_image.saving import load_model
+
+    return load_model(run_dir / "model.keras", compile=False).get_weights()
+
+
+def require(backend: str) -> None:
+    """Skip the test, saying why, where `backend` is not installed."""
+    if importlib.util.find_spec(backend) is None:
+        extra = "" if backend == "tensorflow" else f" (pip install -e '.[{backend}]')"
+        pytest.skip(f"{backend} is not installed{extra}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_resumed_run_equals_an_unbroken_one(backend, tmp_path):
+    """Train, stop after an epoch, resume: bit for bit the unbroken run; reload."""
+    require(backend)
+    run(backend, "train", *SETTINGS, "--output-dir", tmp_path / "unbroken")
+    (unbroken,) = (tmp_path / "unbroken").iterdir()
+    stopped_early = ("--epochs", "1", *SETTINGS[2:])
+    run(backend, "train", *stopped_early, "--output-dir", tmp_path / "stopped")
+    (stopped,) = (tmp_path / "stopped").iterdir()
+    output = run(backend, "train", "--resume", stopped, "--epochs", "2")
+    assert f"Resuming {stopped} after epoch 1 of 2" in output
+    assert f'backend = "{backend}"' in (stopped / "config.toml").read_text()
+    assert all(
+        np.array_equal(a, b)
+        for a, b in zip(weights(unbroken), weights(stopped), strict=True)
+    )
+    history = [(run_dir / "history.csv").read_text() for run_dir in (unbroken, stopped)]
+    assert history[0] == history[1]
+    assert "accuracy=" in run(backend, "evaluate", stopped / "model.keras")
