@@ -114,7 +114,16 @@ def restore(
         try:
             return read(path, model, optimizer)
         except CheckpointError as error:
-            print(f"Skipped checkpoint {path}: {error}")
+            # Kept, out of the way of the epoch's new checkpoint, never deleted.
+            aside = directory / "unreadable" / path.name
+            aside.parent.mkdir(exist_ok=True)
+            if aside.exists():
+                aside = aside.with_name(f"{path.name}.{os.getpid()}")
+            os.replace(path, aside)
+            print(
+                f"Skipped checkpoint {path} (it does not read back: {error}); "
+                f"kept as {aside}"
+            )
     raise CheckpointError(f"no checkpoint in {directory} reads back (skipped above)")
 
 
