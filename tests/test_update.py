@@ -431,7 +431,9 @@ def test_update_changes_the_training_loop_and_project_tests_pass(
     assert (project / MODEL).read_text() == edit_model(
         snapshot(fresh(template.old, old))[MODEL]
     )
-    assert "GradientTape" in (project / f"src/{DEFAULT_PACKAGE}/loop.py").read_text()
+    package = project / f"src/{DEFAULT_PACKAGE}"
+    assert "make_steps(" in (package / "loop.py").read_text()
+    assert "GradientTape" in (package / "steps_tensorflow.py").read_text()
     # The project's own quick tests, on the user's model and config.
     result = subprocess.run(
         [
