@@ -2,9 +2,10 @@
 
 Each of the 18 combinations is rendered once per session. The quick checks (no
 leftover Jinja, black, ruff) run for all of them; the generated project's own
-test suite runs for all of them too, its quick part (``-m "not slow"``) in every
-combination and in full (training runs, resume after a kill, distribution) in
-COVERING, which spans every API style, training loop and task. COVERING's
+test suite runs for all of them too: its quick part (``-m "not slow"``) in every
+combination (the files that depend on the loop and the task alone, once per
+loop x task pair) and in full (training runs, resume after a kill,
+distribution) in COVERING, which spans every API style, training loop and task. COVERING's
 tests/test_backends.py also runs on JAX and on PyTorch, one test per backend.
 """
 
@@ -27,6 +28,18 @@ COVERING = (
     Combination("functional", "train_on_batch", "text"),
     Combination("subclassing", "custom", "image"),
 )
+#: With COVERING, one project per training loop x task pair: the generated tests
+#: in PER_LOOP_AND_TASK run in these six only. Their text is the same in every
+#: project of a task, and what they exercise (the data pipeline, the commands'
+#: handling of bad input and damaged files, resume) is written per task and per
+#: loop; the API style's code under them is tested in all 18 by the rest.
+LOOP_AND_TASK = (
+    *COVERING,
+    Combination("subclassing", "fit", "text"),
+    Combination("sequential", "train_on_batch", "image"),
+    Combination("functional", "custom", "text"),
+)
+PER_LOOP_AND_TASK = ("tests/test_data.py", "tests/test_faults.py", "tests/test_startup.py")
 #: The model code depends on the API style and the task, not on the loop: these
 #: three and COVERING (whose slow suites include it) run the generated JAX test
 #: of all six style x task models once each, not once per loop.
@@ -113,7 +126,9 @@ def test_black_and_ruff_clean_with_edge_answers(tmp_path, combination):
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: c.slug)
 def test_generated_quick_tests_pass(rendered, combination):
     project = rendered(combination)
-    result = run(_pytest("-m", "not slow"), project)
+    ignored = [] if combination in LOOP_AND_TASK else PER_LOOP_AND_TASK
+    options = [f"--ignore={path}" for path in ignored]
+    result = run(_pytest("-m", "not slow", *options), project)
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
 
 
@@ -186,7 +201,9 @@ def test_stock_copier_cli_project_installs_and_passes(tmp_path):
             [environment / "bin" / "keras-project", "train", "--help"], tmp_path
         ).stdout
     )
-    result = run([python, *_pytest("-m", "not slow")[1:]], project)
+    # The installed package under its own tests; the matrix runs them all.
+    tests = ("tests/test_model.py", "tests/test_saving.py", "tests/test_cli.py")
+    result = run([python, *_pytest("-m", "not slow", *tests)[1:]], project)
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
 
 
@@ -221,3 +238,10 @@ def test_covering_set_spans_every_choice():
 def test_jax_runs_span_every_model():
     models = [(c.api_style, c.task) for c in (*COVERING, *ON_JAX)]
     assert sorted(models) == sorted({(c.api_style, c.task) for c in COMBINATIONS})
+
+
+def test_loop_and_task_projects_span_every_pair():
+    pairs = [(c.training_loop, c.task) for c in LOOP_AND_TASK]
+    assert sorted(pairs) == sorted({(c.training_loop, c.task) for c in COMBINATIONS})
+    for path in PER_LOOP_AND_TASK:
+        assert (REPO_ROOT / "templates" / "project" / f"{path}.jinja").is_file(), path
