@@ -116,9 +116,10 @@ def test_a_file_that_fails_to_decode_is_skipped_and_named_after_the_epoch(
 
 
 @pytest.mark.parametrize("cache", ["memory", "directory"])
-def test_a_cache_gives_what_decoding_gives(data_dir, tmp_path, cache):
+def test_a_cache_gives_what_decoding_gives(data_dir, tmp_path_factory, cache):
     config = Config(data_dir=str(data_dir), batch_size=4, deterministic=True)
-    directory = tmp_path / "cache"
+    # Outside the data directory, where a folder would be one more class.
+    directory = tmp_path_factory.mktemp("cache")
     cached = dataclasses.replace(
         config, cache=str(directory) if cache == "directory" else cache
     )

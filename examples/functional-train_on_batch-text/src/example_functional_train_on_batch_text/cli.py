@@ -125,7 +125,7 @@ def evaluate(args) -> int:
 
     from .data import check_class_names, load_datasets
     from .report import predict_split, write_report
-    from .saving import load_model
+    from .saving import load_model, on_token_ids
 
     model = load_model(args.model, compile=False)
     names = Path(args.model).parent / "class_names.json"
@@ -134,11 +134,13 @@ def evaluate(args) -> int:
     # The saved model takes texts and vectorizes them with its own vocabulary.
     data = load_datasets(config, vectorize=False)
     validation, saved = data.validation, model
-    vectorizer, model = _on_token_ids(model)
+    vectorizer, model = on_token_ids(model)
     if vectorizer is not None:
         validation = validation.map(lambda texts, labels: (vectorizer(texts), labels))
     where = f"the data ({config.data_dir or 'the embedded data'})"
-    outputs = model.predict_on_batch(next(iter(validation))[0]).shape[-1]
+    # NumPy: JAX's predict_on_batch takes no TensorFlow tensor.
+    inputs, _ = next(validation.as_numpy_iterator())
+    outputs = model.predict_on_batch(inputs).shape[-1]
     _check_class_count(outputs, args.model, data.class_names, where)
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(),
@@ -166,12 +168,12 @@ def predict(args) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from .saving import load_model
+    from .saving import load_model, on_token_ids
 
     class_names = _class_names(args.model)
     model = load_model(args.model, compile=False)
     texts = tf.constant(args.inputs)
-    vectorizer, model = _on_token_ids(model)
+    vectorizer, model = on_token_ids(model)
     if vectorizer is not None:
         texts = vectorizer(texts)
     probabilities = model.predict(texts, verbose=0)
@@ -182,23 +184,6 @@ def predict(args) -> int:
         name = class_names[best] if class_names else str(best)
         print(f"{source}\t{name}\t{row[best]:.4f}")
     return 0
-
-
-def _on_token_ids(model):
-    """What predicts from texts on this backend: (vectorizer or None, model).
-
-    On TensorFlow, the saved model itself takes the texts. Strings are
-    TensorFlow's alone: on JAX and PyTorch the model's own vectorizer makes
-    the token ids (with TensorFlow, as the input pipeline does) and the
-    classifier behind it takes them.
-    """
-    import keras
-
-    from .saving import text_parts
-
-    if keras.backend.backend() == "tensorflow":
-        return None, model
-    return text_parts(model)
 
 
 def export(args) -> int:

@@ -317,6 +317,19 @@ def text_parts(model: keras.Model) -> tuple[layers.TextVectorization, keras.Mode
     return model.get_layer("vectorizer"), model.layers[-1]
 
 
+def on_token_ids(model: keras.Model):
+    """What predicts from texts on this backend: (vectorizer or None, model).
+
+    On TensorFlow, the saved model itself takes the texts. Strings are
+    TensorFlow's alone: on JAX and PyTorch the model's own vectorizer makes
+    the token ids (with TensorFlow, as the input pipeline does) and the
+    classifier behind it takes them.
+    """
+    if keras.backend.backend() == "tensorflow":
+        return None, model
+    return text_parts(model)
+
+
 def _require_packages(format: str) -> None:
     """Raise ExportError naming the extra if a package of `format` is missing."""
     missing = [name for name in EXPORT_PACKAGES[format] if not _installed(name)]

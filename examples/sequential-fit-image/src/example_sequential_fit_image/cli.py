@@ -150,7 +150,9 @@ def evaluate(args) -> int:
     data = load_datasets(config)
     validation, saved = data.validation, model
     where = f"the data ({config.data_dir or 'the embedded data'})"
-    outputs = model.predict_on_batch(next(iter(validation))[0]).shape[-1]
+    # NumPy: JAX's predict_on_batch takes no TensorFlow tensor.
+    inputs, _ = next(validation.as_numpy_iterator())
+    outputs = model.predict_on_batch(inputs).shape[-1]
     _check_class_count(outputs, args.model, data.class_names, where)
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(),

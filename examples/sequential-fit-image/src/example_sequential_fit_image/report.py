@@ -41,7 +41,6 @@ def predict_split(model, config: Config):
 
     _, (inputs, labels), class_names, _ = load_split(config)
     rows, targets, indices = [], [], []
-    model = _on_backend(model)
     for batch, batch_labels, batch_indices in labelled_batches(config, inputs, labels):
         output = model(batch, training=False)
         rows.append(keras.ops.convert_to_numpy(output).astype("float32"))
@@ -49,26 +48,6 @@ def predict_split(model, config: Config):
         indices.append(batch_indices.numpy())
     descriptions = [describe(inputs, int(index)) for index in np.concatenate(indices)]
     return np.concatenate(rows), np.concatenate(targets), descriptions, class_names
-
-
-def _on_backend(model):
-    """The model as the backend Keras runs on can call it.
-
-    Strings are TensorFlow's alone: off TensorFlow, a model on texts runs its
-    vectorizer (with TensorFlow, as the input pipeline does) and then the
-    classifier behind it, on the backend. Any other model is itself.
-    """
-    import keras
-
-    names = [layer.name for layer in model.layers]
-    if keras.backend.backend() == "tensorflow" or "vectorizer" not in names:
-        return model
-    vectorizer, classifier = model.get_layer("vectorizer"), model.layers[-1]
-
-    def call(texts, training=False):
-        return classifier(vectorizer(texts), training=training)
-
-    return call
 
 
 def write_report(

@@ -82,6 +82,12 @@ def checkpoint_dir(strategy: tf.distribute.Strategy, directory: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"checkpoints-worker{task_id}-"))
 
 
+def barrier(strategy: tf.distribute.Strategy) -> None:
+    """Return once every worker has called it (an all-reduce of a constant)."""
+    ones = strategy.run(lambda: tf.constant(1.0))
+    strategy.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None)
+
+
 def use_xla(
     setting: str, strategy: tf.distribute.Strategy, deterministic: bool
 ) -> bool:

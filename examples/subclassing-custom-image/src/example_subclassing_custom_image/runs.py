@@ -79,7 +79,7 @@ class Bookkeeping:
         self.completed, self.best_epoch, self.best_accuracy = 0, 0, -1.0
         self.random_state = None  # restored; set when the next epoch starts
         self.directory = run_dir / "checkpoints"
-        self.chief = distribute.is_chief(strategy)
+        self.strategy, self.chief = strategy, distribute.is_chief(strategy)
         if not self.chief:
             print("Not the chief: the chief alone writes the run directory and model")
         # Every worker takes part in each save; the chief's copy is kept.
@@ -155,6 +155,8 @@ class Bookkeeping:
             shutil.rmtree(self.save_dir)
         elif improved:
             self._keep_best()
+        # The others read checkpoints/best/ at the end: not before the chief's link.
+        distribute.barrier(self.strategy)
         if not self.stopped():
             return False
         print(
