@@ -11,6 +11,7 @@ tests/test_backends.py also runs on JAX and on PyTorch, one test per backend.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import re
 import subprocess
@@ -104,6 +105,32 @@ def test_renders_every_file_without_leftover_jinja(rendered, combination):
             text = path.read_text(encoding="utf-8")
             assert not JINJA_LEFTOVER.search(text), path
             assert not path.name.endswith(".jinja"), path
+
+
+@pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: c.slug)
+def test_default_toml_comments_are_the_settings_help(rendered, combination):
+    """A fresh configs/default.toml explains each setting as `train --help` does.
+
+    Checked here, not in the project: the user owns the file once it exists,
+    and `copier update` leaves it alone (its comments may then be older).
+    """
+    project = rendered(combination)
+    spec = importlib.util.spec_from_file_location(
+        f"config_{combination.slug.replace('-', '_')}",
+        project / "src" / "demo_net" / "config.py",
+    )
+    config = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(config)
+    lines = (project / "configs" / "default.toml").read_text().splitlines()
+    names = [field.name for field in dataclasses.fields(config.Config)]
+    assert sorted(config.HELP) == sorted(names)
+    for name in names:
+        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{name} = ")]
+        comment = []
+        while lines[index - 1].startswith("# ") and "------" not in lines[index - 1]:
+            index -= 1
+            comment.insert(0, lines[index].removeprefix("# "))
+        assert " ".join(comment) == config.HELP[name], name
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=lambda c: c.slug)

@@ -11,7 +11,10 @@ import re
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
+import yaml
+from jinja2 import meta
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
@@ -70,6 +73,29 @@ def test_a_code_template_branches_little(path):
             count <= MOST_BRANCHES_ON_TWO_QUESTIONS
         ), f"{count} branches on {sorted(questions)}: one question per file"
     assert len(questions) <= 2, f"branches on {sorted(questions)}"
+
+
+#: What copier.yml asks or computes: the names a project template may read.
+ANSWERS = {
+    name
+    for name in yaml.safe_load((ROOT / "copier.yml").read_text(encoding="utf-8"))
+    if not name.startswith("_")
+}
+#: The files Copier renders (the variants are included from them, in their context).
+RENDERED = sorted(
+    path for path in (TEMPLATES / "project").rglob("*.jinja") if "_copier_" not in path.name
+)
+
+
+@pytest.mark.parametrize(
+    "path", RENDERED, ids=lambda path: str(path.relative_to(TEMPLATES))
+)
+def test_a_rendered_template_reads_only_answers_and_its_own_names(path):
+    """A name nobody set renders as false and empty: a branch silently lost."""
+    text = path.read_text(encoding="utf-8")
+    used = meta.find_undeclared_variables(jinja2.Environment().parse(text))
+    own = {name for name, _ in _SET.findall(text)}
+    assert used <= ANSWERS | own, f"not set here: {sorted(used - ANSWERS - own)}"
 
 
 if __name__ == "__main__":
