@@ -22,17 +22,9 @@ def test_default_toml_is_a_valid_config():
     assert isinstance(load_config(DEFAULT_TOML), Config)
 
 
-def test_every_setting_has_one_help_text_in_default_toml_and_train_help(capsys):
-    lines = DEFAULT_TOML.read_text(encoding="utf-8").splitlines()
-    names = [field.name for field in dataclasses.fields(Config)]
-    assert sorted(HELP) == sorted(names)
-    for name in names:
-        (index,) = [i for i, line in enumerate(lines) if line.startswith(f"{name} = ")]
-        comment = []
-        while lines[index - 1].startswith("# ") and "------" not in lines[index - 1]:
-            index -= 1
-            comment.insert(0, lines[index].removeprefix("# "))
-        assert " ".join(comment) == HELP[name], name
+def test_every_setting_has_one_help_text_in_train_help(capsys):
+    """configs/default.toml is yours: its comments start as these help texts."""
+    assert sorted(HELP) == sorted(field.name for field in dataclasses.fields(Config))
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     shown = "".join(capsys.readouterr().out.split())

@@ -280,6 +280,10 @@ def test_resume_of_a_run_stopped_before_its_first_epoch_starts_it_afresh(
 def test_export_replaces_an_export_only_when_asked(world, tmp_path):
     target = fake_export(tmp_path / "export")
     (target / "stale.txt").write_text("from before")
+    # What an export killed midway left beside it: removed by the next one.
+    killed = subprocess.Popen([sys.executable, "-c", ""])
+    killed.wait()
+    (tmp_path / f".export.partial-{killed.pid}").mkdir()
     status, out, err = run(
         "export", world["run"] / "model.keras", target, "--overwrite"
     )
@@ -344,3 +348,21 @@ def test_resume_skips_damaged_checkpoints_and_keeps_them(world, tmp_path, damage
     for name, content in changed.items():  # kept aside, byte for byte
         assert (checkpoints / "unreadable" / name).read_bytes() == content
     assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_damaged_best_weights_leave_the_last_epochs_in_their_place(world, tmp_path):
+    run_dir = copy_run(world, tmp_path)
+    (best,) = (run_dir / "checkpoints" / "best").glob("ckpt-*.weights.h5")
+    best.unlink()  # a hard link to its checkpoint's weights: damage this one alone
+    best.write_bytes(b"garbage")
+    # As if killed before saving the models: the resume saves them.
+    for name in ("model.keras", "best.keras"):
+        (run_dir / name).unlink()
+    status, out, err = run(
+        "train", "--resume", run_dir, "--early-stopping-patience", "5"
+    )
+    assert status == 0, out + err
+    assert f"The best epoch's weights ({best}) do not read back" in out
+    assert "saved in their place" in out
+    assert (run_dir / "model.keras").is_file() and (run_dir / "best.keras").is_file()
+    assert best.read_bytes() == b"garbage"  # kept as it was

@@ -38,10 +38,14 @@ def predict_split(model, config: Config):
     import keras
 
     from .data import describe, labelled_batches, load_split
+    from .saving import on_token_ids
 
     _, (inputs, labels), class_names, _ = load_split(config)
     rows, targets, indices = [], [], []
+    vectorizer, model = on_token_ids(model)
     for batch, batch_labels, batch_indices in labelled_batches(config, inputs, labels):
+        if vectorizer is not None:
+            batch = vectorizer(batch)
         output = model(batch, training=False)
         rows.append(keras.ops.convert_to_numpy(output).astype("float32"))
         targets.append(batch_labels.numpy())

@@ -162,10 +162,9 @@ class Bookkeeping:
             model: What to save; it shares its weights with the trained model.
         """
         best_epoch = self.best_epoch
-        path = self.directory / "best" / f"ckpt-{best_epoch}.weights.h5"
         if self.config.early_stopping_patience and best_epoch:
             # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
-            self.model.load_weights(path)
+            best_epoch = self._load_best()
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
             partial = self.run_dir / ".best.partial.keras"
@@ -174,9 +173,29 @@ class Bookkeeping:
             return
         # The best epoch's weights for best.keras; then the last epoch's again.
         last = self.model.get_weights()
-        self.model.load_weights(path)
+        self._load_best()
         saving.save_model(model, self.run_dir / "best.keras")
         self.model.set_weights(last)
+
+    def _load_best(self) -> int:
+        """Load the best epoch's weights; return the epoch the model now holds.
+
+        A weights file that does not read back (damaged on disk) leaves the
+        last epoch's weights in place, said in one line: the run still ends
+        with its models, never with a traceback.
+        """
+        path = self.directory / "best" / f"ckpt-{self.best_epoch}.weights.h5"
+        last = self.model.get_weights()
+        try:
+            self.model.load_weights(path)
+        except (OSError, ValueError) as error:
+            self.model.set_weights(last)  # a damaged file may have loaded in part
+            print(
+                f"The best epoch's weights ({path}) do not read back ({error}): "
+                f"the last epoch's, {self.completed}, are saved in their place"
+            )
+            return self.completed
+        return self.best_epoch
 
     def _keep_best(self) -> None:
         """Link the best epoch's weights into checkpoints/best/, alone there."""

@@ -160,15 +160,30 @@ def staged_export(directory: str | Path):
     """A fresh directory beside `directory` to write and check an export in.
 
     install_export moves what it holds into place; whatever is left (an export
-    that failed its check) is removed on the way out.
+    that failed its check) is removed on the way out, and so is what an
+    export killed midway left.
     """
     directory = Path(directory)
+    for stale in directory.parent.glob(f".{directory.name}.partial-*"):
+        if not _running(stale.name.rsplit("-", 1)[1]):
+            shutil.rmtree(stale, ignore_errors=True)
     partial = directory.with_name(f".{directory.name}.partial-{os.getpid()}")
     shutil.rmtree(partial, ignore_errors=True)
     try:
         yield partial
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _running(pid: str) -> bool:
+    """Whether the process `pid` (from a staged export's name) still runs."""
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def install_export(partial: Path, directory: str | Path, format: str) -> Path:
