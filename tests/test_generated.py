@@ -5,8 +5,9 @@ leftover Jinja, black, ruff) run for all of them; the generated project's own
 test suite runs for all of them too: its quick part (``-m "not slow"``) in every
 combination (the files that depend on the loop and the task alone, once per
 loop x task pair) and in full (training runs, resume after a kill,
-distribution) in COVERING, which spans every API style, training loop and task. COVERING's
-tests/test_backends.py also runs on JAX and on PyTorch, one test per backend.
+distribution) in COVERING, which spans every API style, training loop and
+task. COVERING's tests/test_backends.py also runs on JAX and on PyTorch, one
+test per backend.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ LOOP_AND_TASK = (
     Combination("sequential", "train_on_batch", "image"),
     Combination("functional", "custom", "text"),
 )
-PER_LOOP_AND_TASK = ("tests/test_data.py", "tests/test_faults.py", "tests/test_startup.py")
+PER_LOOP_AND_TASK = (
+    "tests/test_data.py",
+    "tests/test_faults.py",
+    "tests/test_startup.py",
+)
 #: The model code depends on the API style and the task, not on the loop: these
 #: three and COVERING (whose slow suites include it) run the generated JAX test
 #: of all six style x task models once each, not once per loop.

@@ -83,7 +83,9 @@ ANSWERS = {
 }
 #: The files Copier renders (the variants are included from them, in their context).
 RENDERED = sorted(
-    path for path in (TEMPLATES / "project").rglob("*.jinja") if "_copier_" not in path.name
+    path
+    for path in (TEMPLATES / "project").rglob("*.jinja")
+    if "_copier_" not in path.name
 )
 
 
