@@ -164,7 +164,7 @@ class Bookkeeping:
         best_epoch = self.best_epoch
         if self.config.early_stopping_patience and best_epoch:
             # As EarlyStopping(restore_best_weights=True): the best epoch's weights.
-            best_epoch = self._load_best()
+            best_epoch = self._load_best(self.model.get_weights())
         saving.save_model(model, self.run_dir / "model.keras")
         if best_epoch in (0, self.completed) or self.config.early_stopping_patience:
             partial = self.run_dir / ".best.partial.keras"
@@ -173,19 +173,18 @@ class Bookkeeping:
             return
         # The best epoch's weights for best.keras; then the last epoch's again.
         last = self.model.get_weights()
-        self._load_best()
+        self._load_best(last)
         saving.save_model(model, self.run_dir / "best.keras")
         self.model.set_weights(last)
 
-    def _load_best(self) -> int:
+    def _load_best(self, last: list) -> int:
         """Load the best epoch's weights; return the epoch the model now holds.
 
         A weights file that does not read back (damaged on disk) leaves the
-        last epoch's weights in place, said in one line: the run still ends
-        with its models, never with a traceback.
+        last epoch's weights, `last`, in place, said in one line: the run still
+        ends with its models, never with a traceback.
         """
         path = self.directory / "best" / f"ckpt-{self.best_epoch}.weights.h5"
-        last = self.model.get_weights()
         try:
             self.model.load_weights(path)
         except (OSError, ValueError) as error:
