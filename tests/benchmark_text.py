@@ -1,7 +1,7 @@
 """Benchmark corpus: short real English texts in 5 classes, assembled offline.
 
     python tests/benchmark_text.py /tmp/docstrings            # write the corpus
-    python tests/benchmark_text.py /tmp/other --packages scipy numpy jax IPython tensorflow
+    python tests/benchmark_text.py /tmp/other --packages scipy numpy jax IPython
     python -m demo_net baseline --data-dir /tmp/docstrings    # in a text project
     python -m demo_net train --data-dir /tmp/docstrings
 
@@ -105,7 +105,8 @@ def main() -> int:
             lengths.append(len(text.split()))
         print(f"{package:12} {len(texts):6} descriptions, {args.per_class} written")
     print(
-        f"{len(lengths)} documents in {len(args.packages)} classes under {args.directory}; "
+        f"{len(lengths)} documents in {len(args.packages)} classes "
+        f"under {args.directory}; "
         f"words per document: median {statistics.median(lengths):.0f}, "
         f"max {max(lengths)}"
     )

@@ -6,8 +6,9 @@ test suite runs for all of them too: its quick part (``-m "not slow"``) in every
 combination (the files that depend on the loop and the task alone, once per
 loop x task pair) and in full (training runs, resume after a kill,
 distribution) in COVERING, which spans every API style, training loop and
-task. COVERING's tests/test_backends.py also runs on JAX and on PyTorch, one
-test per backend.
+task. Every quick suite takes its loop's steps on JAX (the generated
+test_benchmark.py); COVERING's tests/test_backends.py also trains, resumes and
+evaluates on JAX and on PyTorch, one test per backend.
 """
 
 from __future__ import annotations
@@ -45,14 +46,6 @@ PER_LOOP_AND_TASK = (
     "tests/test_data.py",
     "tests/test_faults.py",
     "tests/test_startup.py",
-)
-#: The model code depends on the API style and the task, not on the loop: these
-#: three and COVERING (whose slow suites include it) run the generated JAX test
-#: of all six style x task models once each, not once per loop.
-ON_JAX = (
-    Combination("sequential", "train_on_batch", "text"),
-    Combination("functional", "custom", "image"),
-    Combination("subclassing", "fit", "text"),
 )
 #: The backends besides TensorFlow that COVERING's generated test_backends.py
 #: trains, resumes and evaluates on (the small preset, two epochs); on one
@@ -239,14 +232,6 @@ def test_stock_copier_cli_project_installs_and_passes(tmp_path):
     assert re.search(r"\d+ passed", result.stdout), result.stdout[-2000:]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("combination", ON_JAX, ids=lambda c: c.slug)
-def test_generated_model_trains_on_jax(rendered, combination):
-    project = rendered(combination)
-    result = run(_pytest("-m", "slow", "-k", "jax", "tests/test_model.py"), project)
-    assert re.search(r"\b1 passed", result.stdout), result.stdout[-2000:]
-
-
 def _pytest(*args: str) -> list[str]:
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args]
 
@@ -265,11 +250,6 @@ def test_covering_set_spans_every_choice():
     }
     assert {c.training_loop for c in COVERING} == {"fit", "train_on_batch", "custom"}
     assert {c.task for c in COVERING} == {"image", "text"}
-
-
-def test_jax_runs_span_every_model():
-    models = [(c.api_style, c.task) for c in (*COVERING, *ON_JAX)]
-    assert sorted(models) == sorted({(c.api_style, c.task) for c in COMBINATIONS})
 
 
 def test_loop_and_task_projects_span_every_pair():
