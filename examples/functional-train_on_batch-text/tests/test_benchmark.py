@@ -1,11 +1,19 @@
 """The benchmark command: this project's training step and input pipeline, timed."""
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from example_functional_train_on_batch_text.benchmark import report
 from example_functional_train_on_batch_text.cli import main
+
+PROJECT = Path(__file__).parents[1]
+PACKAGE = "example_functional_train_on_batch_text"
 
 FIGURES = {
     "loop": "train_on_batch",
@@ -39,6 +47,23 @@ def test_benchmark_times_the_training_step_and_the_pipeline(capsys):
     assert figures["pipeline_to_training"] == pytest.approx(pipeline / training)
     assert figures["devices"] and figures["devices"][0].endswith("CPU:0")
     assert figures["peak_host_memory_mib"] > 100
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason='needs pip install -e ".[jax]"'
+)
+def test_the_configured_model_takes_this_loops_steps_on_jax():
+    """On JAX, benchmark builds the model and runs this loop's own step (~30 s)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(PROJECT / "src")}
+    command = [sys.executable, "-m", PACKAGE, "benchmark", "--json"]
+    command += ["--steps", "1", "--warmup", "1", "--batch-size", "16"]
+    result = subprocess.run(
+        command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["loop"] == "train_on_batch"
+    assert figures["training_examples_per_second"] > 0
 
 
 def test_report_says_whether_the_pipeline_keeps_up():

@@ -42,7 +42,8 @@ SETTINGS = {
 }
 PYTHON_M_PACKAGE = [sys.executable, "-m", "example_functional_train_on_batch_text"]
 # The progress bar of the second epoch showing a step: the moment to kill.
-EPOCH_2_STEP = re.compile(rb"Epoch 2/\d+\n.*?\d+/\d+")
+# TensorFlow may log lines of its own between the two (so DOTALL).
+EPOCH_2_STEP = re.compile(rb"Epoch 2/\d+\n.*?\d+/\d+", re.DOTALL)
 
 
 def cli(*args) -> subprocess.CompletedProcess:

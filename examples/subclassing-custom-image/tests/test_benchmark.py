@@ -1,9 +1,19 @@
 """The benchmark command: this project's training step and input pipeline, timed."""
 
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from example_subclassing_custom_image.benchmark import report
 from example_subclassing_custom_image.cli import main
+
+PROJECT = Path(__file__).parents[1]
+PACKAGE = "example_subclassing_custom_image"
 
 FIGURES = {
     "loop": "custom",
@@ -22,6 +32,23 @@ FIGURES = {
     "pipeline_to_training": 5.0,
     "peak_host_memory_mib": 900.0,
 }
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason='needs pip install -e ".[jax]"'
+)
+def test_the_configured_model_takes_this_loops_steps_on_jax():
+    """On JAX, benchmark builds the model and runs this loop's own step (~30 s)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(PROJECT / "src")}
+    command = [sys.executable, "-m", PACKAGE, "benchmark", "--json"]
+    command += ["--steps", "1", "--warmup", "1", "--batch-size", "16"]
+    result = subprocess.run(
+        command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["loop"] == "custom"
+    assert figures["training_examples_per_second"] > 0
 
 
 def test_report_says_whether_the_pipeline_keeps_up():

@@ -9,7 +9,6 @@ epoch, progress, validation; each epoch is handed to the Bookkeeping the three
 loops share (runs.py).
 """
 
-import itertools
 import time
 
 import keras
@@ -31,6 +30,7 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
     """
     optimizer, data = setup.optimizer, setup.data
     steps = data.train.cardinality().numpy()
+    validation_steps = data.validation.cardinality().numpy()
     backbones.set_trainable(setup.model, config, book.completed)
     loop = make_steps(setup, config)
 
@@ -45,14 +45,15 @@ def train_loop(setup: Setup, config: Config, book: Bookkeeping):
         progress = keras.utils.Progbar(steps, stateful_metrics=list(loop.metrics))
         loop.start_epoch()
         start = time.perf_counter()
-        for step, batch in enumerate(loop.batches(data.train), start=1):
-            loop.train(batch)
-            results = loop.results()
+        batches = loop.batches(data.train)
+        for step in range(1, steps + 1):
+            results = loop.train(batches)
             progress.update(
-                step, values=[(key, results[key]) for key in ("loss", "accuracy")]
+                step, values=[(key, float(value)) for key, value in results.items()]
             )
-        for batch in loop.batches(data.validation):
-            loop.validate(batch)
+        batches = loop.batches(data.validation)
+        for _ in range(validation_steps):
+            loop.validate(batches)
         logs = loop.end_epoch()
         logs["learning_rate"] = optim.learning_rate(index, config)
         progress.update(steps, values=list(logs.items()), finalize=True)
@@ -74,12 +75,12 @@ def step_runner(setup: Setup, config: Config):
         batches from a fresh pass over the training data.
     """
     loop = make_steps(setup, config)
-    batches = iter(loop.batches(setup.data.train.repeat()))
+    batches = loop.batches(setup.data.train.repeat())
     loop.start_epoch()
 
     def run(steps: int) -> None:
-        for batch in itertools.islice(batches, steps):
-            loop.train(batch)
+        for _ in range(steps):
+            loop.train(batches)
         # Waits for the last step.
         loop.results()
 

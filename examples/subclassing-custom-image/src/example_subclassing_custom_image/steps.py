@@ -27,9 +27,11 @@ def make_steps(setup, config) -> "Steps":
 class Steps:
     """A training step and a validation step, and the metrics they update.
 
-    An epoch calls start_epoch, then train for each batch of batches(train
-    data), then validate for each batch of batches(validation data), then
-    end_epoch, which leaves the model's variables trained and returns the logs.
+    An epoch calls start_epoch, then train once per batch of the iterator
+    batches(train data), then validate once per batch of batches(validation
+    data), then end_epoch, which leaves the model's variables trained and
+    returns the logs. The steps take the iterator rather than a batch, so that
+    a backend may read each batch inside its compiled step, as `fit` does.
 
     Attributes:
         metrics: loss, accuracy, val_loss and val_accuracy, as Keras metrics.
@@ -49,24 +51,30 @@ class Steps:
             }
 
     def batches(self, dataset):
-        """The batches of a tf.data pipeline, as the steps take them: NumPy arrays."""
+        """An iterator over a tf.data pipeline's batches, as NumPy arrays."""
         return dataset.as_numpy_iterator()
 
     def start_epoch(self) -> None:
         for metric in self.metrics.values():
             metric.reset_state()
 
-    def train(self, batch) -> None:
-        """Train on one (inputs, labels) batch; update loss and accuracy."""
+    def train(self, batches) -> dict:
+        """Train on the next (inputs, labels) batch of the iterator `batches`.
+
+        Returns:
+            The epoch's loss and accuracy so far, as scalars.
+        """
         raise NotImplementedError
 
-    def validate(self, batch) -> None:
-        """Predict one batch; update val_loss and val_accuracy."""
+    def validate(self, batches) -> None:
+        """Predict the next batch of `batches`; update val_loss and val_accuracy."""
         raise NotImplementedError
 
-    def results(self) -> dict[str, float]:
-        """The metrics of the epoch so far."""
-        return {key: float(metric.result()) for key, metric in self.metrics.items()}
+    def results(self, *names: str) -> dict[str, float]:
+        """The metrics of the epoch so far: those named, or all of them."""
+        return {
+            name: float(self.metrics[name].result()) for name in names or self.metrics
+        }
 
     def end_epoch(self) -> dict[str, float]:
         """Finish the epoch: the model's variables hold its training; its metrics."""

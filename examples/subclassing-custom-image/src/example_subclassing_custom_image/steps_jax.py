@@ -93,18 +93,18 @@ class Steps(steps.Steps):
             [[variable.value for variable in group] for group in metric_variables],
         )
 
-    def train(self, batch) -> None:
-        self.state = self.train_step(self.state, *batch)
+    def train(self, batches) -> dict[str, float]:
+        self.state = self.train_step(self.state, *next(batches))
+        return self.results("loss", "accuracy")
 
-    def validate(self, batch) -> None:
-        self.state = self.validation_step(self.state, *batch)
+    def validate(self, batches) -> None:
+        self.state = self.validation_step(self.state, *next(batches))
 
-    def results(self) -> dict[str, float]:
+    def results(self, *names: str) -> dict[str, float]:
+        state = dict(zip(self.metrics, self.state[3], strict=True))
         return {
-            key: float(metric.stateless_result(values))
-            for (key, metric), values in zip(
-                self.metrics.items(), self.state[3], strict=True
-            )
+            name: float(self.metrics[name].stateless_result(state[name]))
+            for name in names or self.metrics
         }
 
     def end_epoch(self) -> dict[str, float]:

@@ -43,21 +43,21 @@ class Steps(steps.Steps):
             metrics["val_loss"].update_state(loss_fn(labels, probabilities))
             metrics["val_accuracy"].update_state(labels, probabilities)
 
-        # One trace serves every batch, the last partial one included.
-        train_spec = self.batches(setup.data.train).element_spec
-        validation_spec = self.batches(setup.data.validation).element_spec
+        # Each step reads its batch inside the compiled function, as fit's
+        # does: no Python between the input pipeline and the step. One trace
+        # serves every batch, the last partial one included.
+        @tf.function
+        def distributed_train_step(batches):
+            strategy.run(train_step, args=next(batches))
+            return {key: metrics[key].result() for key in ("loss", "accuracy")}
 
-        @tf.function(input_signature=[train_spec])
-        def distributed_train_step(batch):
-            strategy.run(train_step, args=batch)
-
-        @tf.function(input_signature=[validation_spec])
-        def distributed_validation_step(batch):
-            strategy.run(validation_step, args=batch)
+        @tf.function
+        def distributed_validation_step(batches):
+            strategy.run(validation_step, args=next(batches))
 
         self.train = distributed_train_step
         self.validate = distributed_validation_step
 
     def batches(self, dataset):
-        """Each global batch, split across the replicas."""
-        return distribute.distribute(self.strategy, dataset)
+        """An iterator over the global batches, each split across the replicas."""
+        return iter(distribute.distribute(self.strategy, dataset))

@@ -14,9 +14,9 @@ from . import steps
 class Steps(steps.Steps):
     """Eager PyTorch steps on the model's own variables."""
 
-    def train(self, batch) -> None:
+    def train(self, batches) -> dict[str, float]:
         model, metrics = self.model, self.metrics
-        inputs, labels = (ops.convert_to_tensor(array) for array in batch)
+        inputs, labels = (ops.convert_to_tensor(array) for array in next(batches))
         probabilities = model(inputs, training=True)
         per_example_loss = self.loss_fn(labels, probabilities)
         loss = ops.mean(per_example_loss)
@@ -28,10 +28,11 @@ class Steps(steps.Steps):
             self.optimizer.apply(gradients, variables)
             metrics["loss"].update_state(per_example_loss)
             metrics["accuracy"].update_state(labels, probabilities)
+        return self.results("loss", "accuracy")
 
     @torch.no_grad()
-    def validate(self, batch) -> None:
-        inputs, labels = (ops.convert_to_tensor(array) for array in batch)
+    def validate(self, batches) -> None:
+        inputs, labels = (ops.convert_to_tensor(array) for array in next(batches))
         probabilities = self.model(inputs, training=False)
         self.metrics["val_loss"].update_state(self.loss_fn(labels, probabilities))
         self.metrics["val_accuracy"].update_state(labels, probabilities)
