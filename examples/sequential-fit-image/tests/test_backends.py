@@ -52,7 +52,7 @@ def require(backend: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_resumed_run_equals_an_unbroken_one(backend, tmp_path):
-    """Train, stop after an epoch, resume: bit for bit the unbroken run; reload."""
+    """Stop after an epoch, resume: bit for bit the unbroken run; reload, export."""
     require(backend)
     run(backend, "train", *SETTINGS, "--output-dir", tmp_path / "unbroken")
     (unbroken,) = (tmp_path / "unbroken").iterdir()
@@ -69,3 +69,9 @@ def test_resumed_run_equals_an_unbroken_one(backend, tmp_path):
     history = [(run_dir / "history.csv").read_text() for run_dir in (unbroken, stopped)]
     assert history[0] == history[1]
     assert "accuracy=" in run(backend, "evaluate", stopped / "model.keras")
+    # Exported (under TensorFlow, as export does) and checked in its runtime.
+    runtimes = ("tf2onnx", "onnxruntime")
+    onnx = all(importlib.util.find_spec(name) for name in runtimes)
+    export = ("export", stopped / "model.keras", tmp_path / "export", "--format")
+    exported = run(backend, *export, "onnx" if onnx else "saved_model")
+    assert "max difference from the Keras model" in exported
