@@ -77,6 +77,16 @@ def test_config_round_trips_through_toml(tmp_path):
             "backbone_weights",
         ),
         ({"fine_tune_lr_factor": 0.0}, "fine_tune_lr_factor"),
+        (
+            {
+                "backbone": "MobileNetV3Small",
+                "channels": 3,
+                "image_size": 32,
+                "freeze_backbone_epochs": 1,
+                "backend": "jax",
+            },
+            "freeze_backbone_epochs",
+        ),
         ({"optimizer": "rmsprop"}, "optimizer"),
         ({"weight_decay": -0.1}, "weight_decay"),
         ({"momentum": 1.0}, "momentum"),

@@ -338,6 +338,13 @@ class Config:
             "freeze_backbone_epochs",
             "a non-negative integer (0: never frozen)",
         )
+        # On JAX, Keras's optimizer steps (stateless_apply) take every variable
+        # it was built with, so a backbone cannot sit out some epochs.
+        _require(
+            self.backend != "jax" or not self.freeze_backbone_epochs,
+            "freeze_backbone_epochs",
+            '0 with backend "jax" (on JAX a backbone cannot be frozen for a phase)',
+        )
         _require(0 < self.fine_tune_lr_factor <= 1, "fine_tune_lr_factor", "in (0, 1]")
 
     def to_toml(self) -> str:
