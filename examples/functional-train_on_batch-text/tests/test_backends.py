@@ -23,6 +23,7 @@ SETTINGS = ("--epochs", "2", "--batch-size", "128", "--deterministic")
 
 
 def environment(backend: str) -> dict[str, str]:
+    """This environment, with Keras on `backend` and the project importable."""
     return {
         **os.environ,
         "KERAS_BACKEND": backend,
