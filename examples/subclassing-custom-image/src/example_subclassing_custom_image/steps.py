@@ -37,6 +37,9 @@ class Steps:
         metrics: loss, accuracy, val_loss and val_accuracy, as Keras metrics.
     """
 
+    #: The metrics train returns after each step, for the progress bar.
+    PROGRESS = ("loss", "accuracy")
+
     def __init__(self, setup, config):
         self.model, self.optimizer = setup.model, setup.optimizer
         self.loss_fn = optim.make_loss(config, reduction=None)
@@ -62,7 +65,7 @@ class Steps:
         """Train on the next (inputs, labels) batch of the iterator `batches`.
 
         Returns:
-            The epoch's loss and accuracy so far, as scalars.
+            The epoch's PROGRESS metrics so far, as scalars.
         """
         raise NotImplementedError
 

@@ -95,7 +95,7 @@ class Steps(steps.Steps):
 
     def train(self, batches) -> dict[str, float]:
         self.state = self.train_step(self.state, *next(batches))
-        return self.results("loss", "accuracy")
+        return self.results(*self.PROGRESS)
 
     def validate(self, batches) -> None:
         self.state = self.validation_step(self.state, *next(batches))

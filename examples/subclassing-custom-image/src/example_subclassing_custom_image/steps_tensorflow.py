@@ -49,7 +49,7 @@ class Steps(steps.Steps):
         @tf.function
         def distributed_train_step(batches):
             strategy.run(train_step, args=next(batches))
-            return {key: metrics[key].result() for key in ("loss", "accuracy")}
+            return {key: metrics[key].result() for key in self.PROGRESS}
 
         @tf.function
         def distributed_validation_step(batches):

@@ -28,7 +28,7 @@ class Steps(steps.Steps):
             self.optimizer.apply(gradients, variables)
             metrics["loss"].update_state(per_example_loss)
             metrics["accuracy"].update_state(labels, probabilities)
-        return self.results("loss", "accuracy")
+        return self.results(*self.PROGRESS)
 
     @torch.no_grad()
     def validate(self, batches) -> None:
