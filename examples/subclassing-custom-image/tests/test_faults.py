@@ -15,6 +15,7 @@ directory, made by `train --run-dir`), copied where a case changes it.
 
 # ruff: noqa: E501  (the tables below: one case a line)
 import contextlib
+import csv
 import hashlib
 import io
 import os
@@ -348,6 +349,25 @@ def test_resume_skips_damaged_checkpoints_and_keeps_them(world, tmp_path, damage
     for name, content in changed.items():  # kept aside, byte for byte
         assert (checkpoints / "unreadable" / name).read_bytes() == content
     assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 3
+
+
+def test_resume_mends_a_kill_between_a_checkpoint_and_its_best_link(world, tmp_path):
+    run_dir = copy_run(world, tmp_path)
+    checkpoints = run_dir / "checkpoints"
+    # Killed after epoch 1's checkpoint named it the best, before the link:
+    # epoch 2 never checkpointed, and checkpoints/best/ is empty.
+    shutil.rmtree(checkpoints / "ckpt-2")
+    for path in (checkpoints / "best").iterdir():
+        path.unlink()
+    status, out, err = run("train", "--resume", run_dir)
+    assert status == 0, out + err
+    assert f"Resuming {run_dir} after epoch 1 of 2" in out
+    assert "do not read back" not in out
+    with (run_dir / "history.csv").open() as file:
+        accuracies = [float(row["val_accuracy"]) for row in csv.DictReader(file)]
+    best = 1 + accuracies.index(max(accuracies))  # the first of equals, as Keras
+    kept = [path.name for path in (checkpoints / "best").iterdir()]
+    assert kept == [f"ckpt-{best}.weights.h5"]
 
 
 def test_damaged_best_weights_leave_the_last_epochs_in_their_place(world, tmp_path):

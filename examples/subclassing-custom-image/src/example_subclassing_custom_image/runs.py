@@ -98,9 +98,12 @@ class Bookkeeping:
         self.completed = int(counters["epoch"])
         self.best_epoch = int(counters["best_epoch"])
         self.best_accuracy = float(counters["best_accuracy"])
+        # Mend a kill between a save naming its epoch the best and the link:
+        # checkpoints/best/ lacks that epoch's weights.
+        mend = self.best_epoch == self.completed and not self._best_path().exists()
         # Every worker restores the chief's checkpoint; the chief keeps the best.
-        if self.chief and self.best_epoch == self.completed:
-            self._keep_best()  # in case a kill came between the save and the link
+        if self.chief and mend:
+            self._keep_best()
         return self.completed
 
     def start_epoch(self) -> None:
@@ -196,7 +199,7 @@ class Bookkeeping:
         last epoch's weights, `last`, in place, said in one line: the run still
         ends with its models, never with a traceback.
         """
-        path = self.directory / "best" / f"ckpt-{self.best_epoch}.weights.h5"
+        path = self._best_path()
         try:
             self.model.load_weights(path)
         except (OSError, ValueError) as error:
@@ -208,21 +211,24 @@ class Bookkeeping:
             return self.completed
         return self.best_epoch
 
+    def _best_path(self) -> Path:
+        """The best epoch's weights file in checkpoints/best/."""
+        return self.directory / "best" / f"ckpt-{self.best_epoch}.weights.h5"
+
     def _keep_best(self) -> None:
         """Link the best epoch's weights into checkpoints/best/, alone there."""
-        best = self.directory / "best"
-        best.mkdir(exist_ok=True)
-        name = f"ckpt-{self.best_epoch}.weights.h5"
+        path = self._best_path()
+        path.parent.mkdir(exist_ok=True)
         source = self.directory / f"ckpt-{self.best_epoch}" / checkpoints.WEIGHTS
-        partial = best / f".{name}.partial"
+        partial = path.with_name(f".{path.name}.partial")
         partial.unlink(missing_ok=True)
         try:
             os.link(source, partial)
         except OSError:
             shutil.copyfile(source, partial)
-        partial.replace(best / name)
-        for old in best.glob("ckpt-*"):
-            if old.name != name:
+        partial.replace(path)
+        for old in path.parent.glob("ckpt-*"):
+            if old != path:
                 old.unlink()
 
     def _log(self, index: int, logs: dict[str, float]) -> None:
