@@ -430,25 +430,32 @@ def _split(inputs, labels, validation_split: float, seed: int):
     return (inputs[train], labels[train]), (inputs[validation], labels[validation])
 
 
-def _shuffled(dataset, buffer_size: int, seed: int, epoch: tf.Variable):
-    """The dataset shuffled in an order that depends on (seed, epoch) alone.
+def _each_pass(dataset, seed: int, epoch: tf.Variable, make):
+    """`make(dataset, pass_seed)` anew for each pass, from (seed, epoch) alone.
 
-    The shuffle is made anew for each pass, from the value `epoch` holds when
-    the pass starts, rather than reshuffled from the pass count: a resumed run
-    starts its first pass at the epoch it resumes, and reads what an unbroken
-    run would (Datasets.start_epoch sets it).
+    The pass is made from the value `epoch` holds when the pass starts, rather
+    than from the pass count: a resumed run starts its first pass at the epoch
+    it resumes, and reads what an unbroken run would (Datasets.start_epoch sets
+    it).
     """
     count = dataset.cardinality()
 
     def one_pass(_):
         # Distinct seeds for distinct (seed, epoch) pairs.
         pass_seed = tf.constant(seed, tf.int64) * 1_000_003 + epoch.read_value()
-        return dataset.shuffle(
-            buffer_size, seed=pass_seed, reshuffle_each_iteration=False
-        )
+        return make(dataset, pass_seed)
 
-    shuffled = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
-    return shuffled.apply(tf.data.experimental.assert_cardinality(count))
+    passes = tf.data.Dataset.from_tensors(0).flat_map(one_pass)
+    return passes.apply(tf.data.experimental.assert_cardinality(count))
+
+
+def _shuffled(dataset, buffer_size: int, seed: int, epoch: tf.Variable):
+    """The dataset shuffled in an order that depends on (seed, epoch) alone."""
+
+    def shuffle(data, pass_seed):
+        return data.shuffle(buffer_size, seed=pass_seed, reshuffle_each_iteration=False)
+
+    return _each_pass(dataset, seed, epoch, shuffle)
 
 
 def _pipeline(
